@@ -1,0 +1,187 @@
+"""The `safeguard` command: start and stop the local stack, run a service, mint tokens, tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deploy.local.processes import StartupError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from deploy.local.stack import LocalStack
+
+SERVICE_NAMES = ("intake", "routing", "audit")
+
+
+def _stack(args: argparse.Namespace) -> LocalStack:
+    from deploy.local.stack import from_environment
+
+    return from_environment()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start Kafka, PostgreSQL and the three services; write .safeguard/stack.env."""
+    stack = _stack(args)
+    try:
+        env = stack.up(args.partnership)
+    except StartupError as error:
+        print(f"safeguard up failed: {error}", file=sys.stderr)
+        return 1
+    print()
+    print(f"  Kafka       {env['KAFKA_BOOTSTRAP_SERVERS']}")
+    print(f"  PostgreSQL  {_without_password(env['DATABASE_URL'])}")
+    for name in SERVICE_NAMES:
+        print(f"  {name:<11} {env[name.upper() + '_URL']}")
+    print(
+        "\nMint a token:  safeguard token --agency nm-hospital-ed --role agency_system --subject ed"
+    )
+    return 0
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Stop everything `up` started."""
+    stopped = _stack(args).down()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Which parts of the local stack run."""
+    for name, running in _stack(args).status().items():
+        print(f"{name:<11} {'running' if running else 'stopped'}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one service in the foreground."""
+    import uvicorn
+
+    app = _build_service(args.service, args.port)
+    settings = app.state.runtime.settings
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return 0
+
+
+def _build_service(name: str, port: int | None) -> FastAPI:
+    overrides: dict[str, Any] = {"port": port} if port else {}
+    if name == "intake":
+        from services.intake.app import build_app as build_intake
+        from services.intake.settings import IntakeSettings
+
+        return build_intake(IntakeSettings(**overrides))
+    if name == "routing":
+        from services.routing.app import build_app as build_routing
+        from services.routing.settings import RoutingSettings
+
+        return build_routing(RoutingSettings(**overrides))
+    from services.audit.app import build_app as build_audit
+    from services.audit.settings import AuditSettings
+
+    return build_audit(AuditSettings(**overrides))
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a signed bearer token (on the last line) for an agency, role and subject."""
+    from datetime import timedelta
+
+    from services.common.auth import Role, load_or_create_key_pair, mint_token
+    from services.common.settings import ServiceSettings
+
+    key_path = (
+        Path(os.environ.get("JWT_SIGNING_KEY_PATH", ""))
+        if os.environ.get("JWT_SIGNING_KEY_PATH")
+        else _stack(args).signing_key
+    )
+    if not key_path.exists():
+        print(f"No signing key at {key_path}: run `safeguard up` first.", file=sys.stderr)
+        return 1
+    defaults = ServiceSettings.model_fields
+    token = mint_token(
+        load_or_create_key_pair(key_path),
+        agency=args.agency,
+        role=Role(args.role),
+        subject=args.subject,
+        issuer=os.environ.get("JWT_ISSUER", str(defaults["jwt_issuer"].default)),
+        audience=os.environ.get("JWT_AUDIENCE", str(defaults["jwt_audience"].default)),
+        lifetime=timedelta(minutes=args.minutes),
+    )
+    print(token)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Make the token signing and audit tree-head key pairs in a folder (private halves 0600)."""
+    from services.common.auth import load_or_create_key_pair
+
+    folder = Path(args.directory)
+    for name in ("token-signing.pem", "audit-tree-head.pem"):
+        load_or_create_key_pair(folder / name)
+        print(folder / name)
+    return 0
+
+
+def cmd_schemas_export(args: argparse.Namespace) -> int:
+    """Write JSON Schema for every model and the AsyncAPI document of the services."""
+    from schemas.export import export_all
+
+    written = export_all(Path(args.directory))
+    for path in written:
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="safeguard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help=cmd_up.__doc__)
+    up.add_argument("--partnership", type=Path, default=None, help="partnership YAML file")
+    up.set_defaults(func=cmd_up)
+    commands.add_parser("down", help=cmd_down.__doc__).set_defaults(func=cmd_down)
+    commands.add_parser("status", help=cmd_status.__doc__).set_defaults(func=cmd_status)
+
+    run = commands.add_parser("run", help=cmd_run.__doc__)
+    run.add_argument("service", choices=SERVICE_NAMES)
+    run.add_argument("--port", type=int, default=None)
+    run.set_defaults(func=cmd_run)
+
+    token = commands.add_parser("token", help=cmd_token.__doc__)
+    token.add_argument("--agency", required=True)
+    token.add_argument("--role", required=True, choices=["agency_system", "caseworker", "auditor"])
+    token.add_argument("--subject", required=True)
+    token.add_argument("--minutes", type=int, default=480, help="lifetime (default 8 hours)")
+    token.set_defaults(func=cmd_token)
+
+    keys = commands.add_parser("keys", help=cmd_keys.__doc__)
+    keys.add_argument("directory")
+    keys.set_defaults(func=cmd_keys)
+
+    schemas = commands.add_parser("schemas", help="the published contract")
+    schema_commands = schemas.add_subparsers(dest="schemas_command", required=True)
+    export = schema_commands.add_parser("export", help=cmd_schemas_export.__doc__)
+    export.add_argument("directory")
+    export.set_defaults(func=cmd_schemas_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `safeguard` console command."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The whole local stack: PostgreSQL, Kafka, topics, keys and the three services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from deploy.local.kafka import LocalKafka
+from deploy.local.postgres import LocalPostgres
+from deploy.local.processes import StartupError, pid_of, start_daemon, stop_process, wait_until
+from services.common.auth import load_or_create_key_pair, public_path
+
+SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003}
+
+
+def from_environment(home: Path | None = None) -> LocalStack:
+    """This checkout's stack; KAFKA_PORT, POSTGRES_PORT and <SERVICE>_PORT override ports."""
+    return LocalStack(
+        home or default_home(),
+        kafka_port=int(os.environ.get("KAFKA_PORT", 9092)),
+        postgres_port=int(os.environ.get("POSTGRES_PORT", 5432)),
+        service_ports={
+            name: int(os.environ.get(f"{name.upper()}_PORT", port))
+            for name, port in SERVICES.items()
+        },
+    )
+
+
+def default_home() -> Path:
+    """Where the stack keeps its state: $SAFEGUARD_HOME, else ./.safeguard."""
+    return Path(os.environ.get("SAFEGUARD_HOME", Path.cwd() / ".safeguard")).resolve()
+
+
+def say(message: str) -> None:
+    """Progress for the person waiting."""
+    print(message, flush=True)
+
+
+@dataclass
+class LocalStack:
+    """Everything `safeguard up` starts, under one folder, on chosen ports."""
+
+    home: Path
+    kafka_port: int = 9092
+    postgres_port: int = 5432
+    service_ports: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.ports = dict(self.service_ports or SERVICES)
+        self.kafka = LocalKafka(self.home / "kafka", port=self.kafka_port,
+                                controller_port=self.kafka_port + 1)  # fmt: skip
+        self.postgres = LocalPostgres(self.home / "postgres", port=self.postgres_port)
+
+    @property
+    def signing_key(self) -> Path:
+        return self.home / "keys" / "token-signing.pem"
+
+    @property
+    def audit_key(self) -> Path:
+        return self.home / "keys" / "audit-tree-head.pem"
+
+    @property
+    def env_file(self) -> Path:
+        return self.home / "stack.env"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def environment(self, partnership: Path | None) -> dict[str, str]:
+        """The settings every service and tool of this stack reads."""
+        env = {
+            "DATABASE_URL": os.environ.get("DATABASE_URL") or self.postgres.url(),
+            "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+            or self.kafka.bootstrap_servers,
+            "JWT_PUBLIC_KEY_PATH": str(public_path(self.signing_key)),
+            "JWT_SIGNING_KEY_PATH": str(self.signing_key),
+            "AUDIT_SIGNING_KEY_PATH": str(self.audit_key),
+            **{f"{name.upper()}_URL": self.url(name) for name in self.ports},
+            **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+        }
+        if partnership is not None:
+            env["SAFEGUARD_PARTNERSHIP"] = str(partnership.resolve())
+        return env
+
+    def up(self, partnership: Path | None = None) -> dict[str, str]:
+        """Start every part not yet running, wait until each is ready; the stack's settings."""
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        say("[1/5] keys")
+        load_or_create_key_pair(self.signing_key)
+        load_or_create_key_pair(self.audit_key)
+        if os.environ.get("DATABASE_URL"):
+            say("[2/5] PostgreSQL: using DATABASE_URL")
+        else:
+            say(f"[2/5] PostgreSQL on 127.0.0.1:{self.postgres_port}")
+            self.postgres.start()
+        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            say("[3/5] Kafka: using KAFKA_BOOTSTRAP_SERVERS")
+        else:
+            say(f"[3/5] Kafka (KRaft) on {self.kafka.bootstrap_servers}")
+            self.kafka.start()
+        env = self.environment(partnership)
+        say("[4/5] topics and database schemas")
+        self._prepare(env)
+        say("[5/5] services")
+        for name in self.ports:
+            self._start_service(name, env)
+        for name in self.ports:
+            self._wait_ready(name)
+            say(f"      {name:<8} ready at {self.url(name)}")
+        self._write_env(env)
+        say(f"Up in {time.monotonic() - started:.0f} s; settings in {self.env_file}")
+        return env
+
+    def down(self) -> list[str]:
+        """Stop everything this stack started; the names of what was running."""
+        stopped = [name for name in self.ports if stop_process(self._pidfile(name))]
+        if self.kafka.stop():
+            stopped.append("kafka")
+        if self.postgres.stop():
+            stopped.append("postgresql")
+        return stopped
+
+    def status(self) -> dict[str, bool]:
+        """Which parts are running."""
+        running = {name: pid_of(self._pidfile(name)) is not None for name in self.ports}
+        return {**running, "kafka": self.kafka.running(), "postgresql": self.postgres.running()}
+
+    def _pidfile(self, name: str) -> Path:
+        return self.home / "run" / f"{name}.pid"
+
+    def _prepare(self, env: dict[str, str]) -> None:
+        from services.audit.app import migrate_audit
+        from services.common.kafka import ensure_topics
+        from services.common.settings import ServiceSettings
+        from services.intake.app import migrate_intake
+        from services.routing.app import migrate_routing
+
+        settings = ServiceSettings(
+            database_url=env["DATABASE_URL"], kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"]
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                asyncio.run(ensure_topics(settings))
+                break
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"Could not create Kafka topics: {error}") from error
+                time.sleep(1)
+        for migrate in (migrate_intake, migrate_routing, migrate_audit):
+            migrate(env["DATABASE_URL"])
+
+    def _start_service(self, name: str, env: dict[str, str]) -> None:
+        pidfile = self._pidfile(name)
+        pidfile.parent.mkdir(parents=True, exist_ok=True)
+        if pid_of(pidfile) is not None:
+            return
+        start_daemon(
+            [sys.executable, "-m", "deploy.cli", "run", name],
+            pidfile=pidfile,
+            logfile=self.home / "logs" / f"{name}.log",
+            env=env,
+        )
+
+    def _wait_ready(self, name: str) -> None:
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{self.url(name)}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(
+            ready,
+            timeout=90,
+            what=f"The {name} service",
+            alive=lambda: pid_of(self._pidfile(name)) is not None,
+            logfile=self.home / "logs" / f"{name}.log",
+        )
+
+    def _write_env(self, env: dict[str, str]) -> None:
+        keys = [
+            *("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "ROUTING_URL", "AUDIT_URL"),
+            *("JWT_PUBLIC_KEY_PATH", "JWT_SIGNING_KEY_PATH", "AUDIT_SIGNING_KEY_PATH"),
+        ]
+        descriptor = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.writelines(f"{key}={env[key]}\n" for key in keys if key in env)
+        # The file holds the database password.
+        self.env_file.chmod(0o600)

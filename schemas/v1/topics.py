@@ -1,0 +1,25 @@
+"""The Kafka topics of the exchange and their partition counts."""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    """Every topic the services publish or consume."""
+
+    CONCERNS_SUBMITTED = "concerns.submitted"
+    CONCERNS_SUBMITTED_DLQ = "concerns.submitted.dlq"
+    CONCERNS_RECEIVED = "concerns.received"
+    CONCERNS_ROUTED = "concerns.routed"
+    NOTIFICATIONS_ROUTED = "notifications.routed"
+    AUDIT_EVENTS = "audit.events"
+
+
+# Partitions bound each consumer group's parallelism; 6 lets up to six processes share a topic.
+TOPICS: dict[Topic, int] = {
+    Topic.CONCERNS_SUBMITTED: 6,
+    Topic.CONCERNS_SUBMITTED_DLQ: 1,
+    Topic.CONCERNS_RECEIVED: 6,
+    Topic.CONCERNS_ROUTED: 6,
+    Topic.NOTIFICATIONS_ROUTED: 6,
+    Topic.AUDIT_EVENTS: 6,
+}

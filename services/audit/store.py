@@ -1,0 +1,196 @@
+"""The audit log's table and queries: entries are inserted, never changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.v1 import AuditEvent
+from services.audit.chain import GENESIS, ChainRow, canonical_bytes, seal
+
+SCHEMA = "audit"
+metadata = MetaData(schema=SCHEMA)
+APPEND_LOCK = 0x5AFE_A0D1  # serialises appends across audit processes
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("action", String(50), nullable=False),
+    Column("actor_subject", String(200), nullable=False),
+    Column("actor_agency", String(100), nullable=True),
+    Column("actor_role", String(50), nullable=False),
+    Column("concern_id", Uuid, nullable=True),
+    Column("notification_id", Uuid, nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("content", LargeBinary, nullable=False),
+    Column("previous_hash", LargeBinary, nullable=False),
+    Column("entry_hash", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Index("entries_concern", "concern_id", "seq"),
+    Index("entries_actor", "actor_subject", "seq"),
+    Index("entries_agency", "actor_agency", "seq"),
+    Index("entries_action", "action", "seq"),
+)
+
+
+def entry_content(event: AuditEvent) -> dict[str, Any]:
+    """The fields of an event that the chain seals."""
+    p = event.payload
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "producer": event.producer,
+        "correlation_id": event.correlation_id,
+        "occurred_at": event.occurred_at,
+        "action": p.action.value,
+        "actor": p.actor.model_dump(),
+        "concern_id": p.concern_id,
+        "notification_id": p.notification_id,
+        "fields": list(p.fields),
+        "details": p.details,
+    }
+
+
+async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> int:
+    """Append events not yet in the log, chained after the last entry; the count appended."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    wanted = {event.event_id: event for event in events}
+    if not wanted:
+        return 0
+    present = set(
+        (await session.execute(select(entries.c.event_id).where(entries.c.event_id.in_(wanted))))
+        .scalars()
+        .all()
+    )
+    last = (
+        await session.execute(
+            select(entries.c.seq, entries.c.entry_hash).order_by(entries.c.seq.desc()).limit(1)
+        )
+    ).first()
+    seq, previous = (last.seq, last.entry_hash) if last else (0, GENESIS)
+    rows = []
+    for event_id, event in wanted.items():
+        if event_id in present:
+            continue
+        seq += 1
+        sealed = seal(previous, seq, canonical_bytes(entry_content(event)))
+        previous = sealed.entry_hash
+        p = event.payload
+        rows.append(
+            {
+                "seq": seq,
+                "event_id": event_id,
+                "action": p.action.value,
+                "actor_subject": p.actor.subject,
+                "actor_agency": p.actor.agency,
+                "actor_role": p.actor.role,
+                "concern_id": p.concern_id,
+                "notification_id": p.notification_id,
+                "occurred_at": event.occurred_at,
+                "content": sealed.content,
+                "previous_hash": sealed.previous_hash,
+                "entry_hash": sealed.entry_hash,
+                "leaf_hash": sealed.leaf_hash,
+            }
+        )
+    if rows:
+        await session.execute(insert(entries), rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit entry as auditors read it."""
+
+    seq: int
+    content: dict[str, Any]
+    recorded_at: datetime
+    entry_hash: str
+
+
+async def find_entries(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after_seq: int = 0,
+    concern_id: UUID | None = None,
+    actor: str | None = None,
+    agency: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Entry]:
+    """Entries matching every filter given, oldest first, after a sequence number."""
+    query = select(entries).where(entries.c.seq > after_seq)
+    if concern_id is not None:
+        query = query.where(entries.c.concern_id == concern_id)
+    if actor is not None:
+        query = query.where(entries.c.actor_subject == actor)
+    if agency is not None:
+        query = query.where(entries.c.actor_agency == agency)
+    if action is not None:
+        query = query.where(entries.c.action == action)
+    if since is not None:
+        query = query.where(entries.c.occurred_at >= since)
+    if until is not None:
+        query = query.where(entries.c.occurred_at < until)
+    rows = (await session.execute(query.order_by(entries.c.seq).limit(limit))).all()
+    return [
+        Entry(
+            seq=row.seq,
+            content=json.loads(row.content),
+            recorded_at=row.recorded_at,
+            entry_hash=row.entry_hash.hex(),
+        )
+        for row in rows
+    ]
+
+
+async def stream_chain(session: AsyncSession, *, batch: int = 5000) -> AsyncIterator[ChainRow]:
+    """Every entry in sequence order, as the chain verifier reads it."""
+    after = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(entries.c.seq, entries.c.content, entries.c.previous_hash,
+                       entries.c.entry_hash, entries.c.leaf_hash)
+                .where(entries.c.seq > after)
+                .order_by(entries.c.seq)
+                .limit(batch)
+            )
+        ).all()  # fmt: skip
+        if not rows:
+            return
+        for row in rows:
+            yield ChainRow(
+                seq=row.seq,
+                content=bytes(row.content),
+                previous_hash=bytes(row.previous_hash),
+                entry_hash=bytes(row.entry_hash),
+                leaf_hash=bytes(row.leaf_hash),
+            )
+        after = rows[-1].seq

@@ -1,0 +1,151 @@
+"""Ed25519-signed Merkle tree heads and the audit signing key on disk.
+
+What is signed is the RFC 6962 section 3.5 ``TreeHeadSignature`` structure, 50 bytes:
+``0x00`` (version v1) || ``0x01`` (signature type tree_hash) || timestamp as milliseconds since
+the Unix epoch, uint64 big-endian || tree size, uint64 big-endian || the 32-byte SHA-256 root.
+The key id is the lowercase hex SHA-256 of the public key's DER SubjectPublicKeyInfo (the
+RFC 6962 log id). Signatures are standard base64 with padding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.audit.merkle import HASH_SIZE
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_UINT64 = 2**64 - 1
+
+
+class SignedTreeHead(BaseModel):
+    """A tree size and root the audit service vouches for, with when and by which key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tree_size: int = Field(ge=0, le=_MAX_UINT64, description="Number of entries in the tree.")
+    root_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="RFC 9162 Merkle root, lowercase hex."
+    )
+    timestamp: datetime = Field(
+        description="When the head was signed (UTC, millisecond precision)."
+    )
+    signature: str = Field(description="Ed25519 signature of the TreeHeadSignature bytes, base64.")
+    key_id: str = Field(description="Hex SHA-256 of the signing key's DER SubjectPublicKeyInfo.")
+
+
+def timestamp_millis(timestamp: datetime) -> int:
+    """Milliseconds since the Unix epoch, rounded down; the datetime must carry a timezone."""
+    if timestamp.utcoffset() is None:
+        raise ValueError("tree head timestamps need a timezone")
+    return (timestamp - _EPOCH) // timedelta(milliseconds=1)
+
+
+def tree_head_bytes(tree_size: int, root: bytes, timestamp_ms: int) -> bytes:
+    """The exact bytes signed for a tree head (RFC 6962 TreeHeadSignature, 50 bytes)."""
+    if len(root) != HASH_SIZE:
+        raise ValueError("the root hash is 32 bytes")
+    if not (0 <= tree_size <= _MAX_UINT64 and 0 <= timestamp_ms <= _MAX_UINT64):
+        raise ValueError("tree size and timestamp must fit in unsigned 64-bit integers")
+    return b"\x00\x01" + timestamp_ms.to_bytes(8, "big") + tree_size.to_bytes(8, "big") + root
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Hex SHA-256 of the public key's DER SubjectPublicKeyInfo."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def sign_tree_head(
+    private_key: Ed25519PrivateKey, size: int, root: bytes, timestamp: datetime
+) -> SignedTreeHead:
+    """Sign a tree head; the timestamp is kept to the millisecond that is signed."""
+    millis = timestamp_millis(timestamp)
+    signature = private_key.sign(tree_head_bytes(size, root, millis))
+    return SignedTreeHead(
+        tree_size=size,
+        root_hash=root.hex(),
+        timestamp=_EPOCH + timedelta(milliseconds=millis),
+        signature=base64.b64encode(signature).decode("ascii"),
+        key_id=key_id(private_key.public_key()),
+    )
+
+
+def verify_tree_head(public_key: Ed25519PublicKey, sth: SignedTreeHead) -> bool:
+    """Whether this key signed exactly this tree size, root and timestamp."""
+    if sth.key_id != key_id(public_key):
+        return False
+    try:
+        signature = base64.b64decode(sth.signature, validate=True)
+        signed = tree_head_bytes(
+            sth.tree_size, bytes.fromhex(sth.root_hash), timestamp_millis(sth.timestamp)
+        )
+        public_key.verify(signature, signed)
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
+def public_key_path(private_key_path: Path) -> Path:
+    """Where the PEM public key sits: the private key's name with ``.pub`` appended."""
+    return private_key_path.with_name(private_key_path.name + ".pub")
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    """Write a file that did not exist, created with ``mode`` so it is never wider."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_public_key(private_key: Ed25519PrivateKey, path: Path) -> None:
+    pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    target = public_key_path(path)
+    staging = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
+    _write_new(staging, pem, 0o644)
+    os.replace(staging, target)
+
+
+def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
+    """Load the Ed25519 key at ``path``, or create it (mode 0600) and its ``.pub`` beside it."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        # Write aside then hard-link into place: the key appears whole or not at all, and a
+        # process racing us to create it keeps whichever key linked first.
+        staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        _write_new(staging, pem, 0o600)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise TypeError(f"{path} does not hold an Ed25519 private key")
+    if not public_key_path(path).exists():
+        _write_public_key(key, path)
+    return key

@@ -1,0 +1,50 @@
+"""Builds a service's FastAPI app around its runtime: lifespan, errors, health, middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import MetaData
+
+from services.common.http import health_router, install_middleware
+from services.common.logging import configure_logging
+from services.common.problems import install_problem_handlers
+from services.common.runtime import ServiceRuntime
+from services.common.settings import ServiceSettings
+
+
+def build_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    metadata: MetaData,
+    versions: Path,
+    routers: list[APIRouter],
+    register_handlers: Callable[[ServiceRuntime], None],
+    max_body: int = 256 * 1024,
+) -> FastAPI:
+    """A FastAPI app whose lifespan runs the service's runtime."""
+    configure_logging(name, settings.log_level)
+    runtime = ServiceRuntime(name=name, settings=settings, metadata=metadata, versions=versions)
+    register_handlers(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.running():
+            yield
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = runtime.token_verifier
+    app.state.agencies = runtime.agencies
+    install_problem_handlers(app)
+    install_middleware(app, service=name, max_body=max_body)
+    app.include_router(health_router(runtime.ready))
+    for router in routers:
+        app.include_router(router)
+    return app

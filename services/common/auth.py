@@ -1,0 +1,169 @@
+"""Bearer tokens: EdDSA-signed JWTs naming an agency, a role and a subject."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from fastapi import Depends, HTTPException, Request, status
+from pydantic import BaseModel, ConfigDict
+
+from schemas.v1 import Actor
+from services.common.settings import ServiceSettings
+
+ALGORITHMS = ["EdDSA", "ES256", "RS256"]
+
+
+class Role(StrEnum):
+    """What a token lets its holder do."""
+
+    AGENCY_SYSTEM = "agency_system"
+    CASEWORKER = "caseworker"
+    AUDITOR = "auditor"
+
+
+class Caller(BaseModel):
+    """The verified holder of a bearer token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    agency: str
+    role: Role
+
+    def as_actor(self) -> Actor:
+        """This caller as an audit actor."""
+        return Actor(subject=self.subject, agency=self.agency, role=self.role.value)
+
+
+class AuthError(Exception):
+    """A token was missing, malformed, forged or expired."""
+
+
+class TokenVerifier:
+    """Checks signature, expiry, issuer and audience against a public key or a JWKS URL."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self._key: Any = None
+        if self._jwks is None:
+            if settings.jwt_public_key_path is None:
+                raise ValueError("Set JWT_PUBLIC_KEY_PATH or JWT_JWKS_URL to verify tokens.")
+            self._key = serialization.load_pem_public_key(settings.jwt_public_key_path.read_bytes())
+
+    def verify(self, token: str) -> Caller:
+        """The caller a token names, or AuthError."""
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+            return Caller(subject=claims["sub"], agency=claims["agency"], role=Role(claims["role"]))
+        except (jwt.PyJWTError, KeyError, ValueError) as error:
+            raise AuthError(str(error)) from error
+
+
+def mint_token(
+    private_key: Ed25519PrivateKey,
+    *,
+    agency: str,
+    role: Role,
+    subject: str,
+    issuer: str,
+    audience: str,
+    lifetime: timedelta = timedelta(hours=8),
+) -> str:
+    """A signed bearer token for (agency, role, subject)."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "agency": agency,
+        "role": role.value,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "nbf": now - timedelta(seconds=5),
+        "exp": now + lifetime,
+        "jti": str(uuid.uuid4()),
+    }
+    return jwt.encode(claims, private_key, algorithm="EdDSA")
+
+
+def load_or_create_key_pair(private_path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 signing key at private_path (0600), made with its .pub beside it if absent."""
+    if private_path.exists():
+        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{private_path} is not an Ed25519 private key")
+        return key
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    public: Ed25519PublicKey = key.public_key()
+    public_path(private_path).write_bytes(
+        public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return key
+
+
+def public_path(private_path: Path) -> Path:
+    """Where the public half of a key file lives."""
+    return private_path.with_suffix(".pub")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "A bearer token is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+def authenticated_caller(request: Request) -> Caller:
+    """The caller of this request, or 401."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(_bearer(request))
+    except AuthError as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "The bearer token is invalid or has expired.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from error
+
+
+CallerDep = Annotated[Caller, Depends(authenticated_caller)]
+
+
+def require_role(caller: Caller, *roles: Role) -> None:
+    """403 unless the caller holds one of roles."""
+    if caller.role not in roles:
+        allowed = ", ".join(role.value for role in roles)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"This needs the role {allowed}.")

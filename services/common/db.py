@@ -1,0 +1,117 @@
+"""PostgreSQL through SQLAlchemy 2 (async, asyncpg): engines, units of work, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from services.common.settings import ServiceSettings
+
+ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
+
+
+def async_url(database_url: str) -> str:
+    """The SQLAlchemy asyncpg form of a postgresql:// URL."""
+    url = make_url(database_url)
+    return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def _connect_args(settings: ServiceSettings) -> dict[str, Any]:
+    if settings.database_ssl_mode == "disable":
+        return {}
+    context = ssl.create_default_context(
+        cafile=str(settings.database_ssl_root_cert) if settings.database_ssl_root_cert else None
+    )
+    if settings.database_ssl_mode in ("require", "verify-ca"):
+        context.check_hostname = False
+    if settings.database_ssl_mode == "require":
+        context.verify_mode = ssl.CERT_NONE
+    return {"ssl": context}
+
+
+def make_engine(settings: ServiceSettings, **options: Any) -> AsyncEngine:
+    """An async engine for the service's database, TLS as configured."""
+    return create_async_engine(
+        async_url(settings.database_url),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        connect_args=_connect_args(settings),
+        **options,
+    )
+
+
+class UnitOfWork:
+    """One transaction: commit once at the end, or everything rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The open session; only inside `async with`."""
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside 'async with'")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self.session, None
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+        await self.session.commit()
+
+
+def migrate(database_url: str, service: str, versions: Path, metadata: MetaData) -> None:
+    """Bring the service's schema to the newest revision (blocking; serialised by a lock)."""
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(versions))
+    config.attributes.update(url=async_url(database_url), schema=service, metadata=metadata)
+    command.upgrade(config, "head")
+
+
+async def migrate_async(
+    database_url: str, service: str, versions: Path, metadata: MetaData
+) -> None:
+    """migrate() from inside a running event loop."""
+    await asyncio.to_thread(migrate, database_url, service, versions, metadata)
+
+
+async def database_ready(engine: AsyncEngine) -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        async with engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), timeout=2)
+        return True
+    except Exception:
+        return False

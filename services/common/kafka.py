@@ -1,0 +1,127 @@
+"""Kafka through FastStream: brokers with production security settings, and explicit topics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from typing import Any
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import BaseMiddleware
+from faststream.kafka import KafkaBroker
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+
+from schemas.v1 import TOPICS
+from services.common.settings import ServiceSettings
+
+log = structlog.get_logger()
+
+
+def _ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+    )
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(
+            str(settings.kafka_ssl_certfile),
+            str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+        )
+    return context
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """FastStream security for the configured protocol (TLS and/or SASL), or None for plaintext."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    use_tls = protocol in ("SSL", "SASL_SSL")
+    context = _ssl_context(settings) if use_tls else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    username = settings.kafka_sasl_username or ""
+    password = (
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    )
+    mechanism = settings.kafka_sasl_mechanism or "PLAIN"
+    kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return kinds[mechanism](username, password, ssl_context=context, use_ssl=use_tls)
+
+
+def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
+    """A broker whose producer is idempotent with acks=all, and which never creates topics."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        security=kafka_security(settings),
+        acks="all",
+        enable_idempotence=True,
+        allow_auto_create_topics=False,
+        linger_ms=2,
+        graceful_timeout=10.0,
+        middlewares=(PauseBeforeRedelivery,),
+        # Through the root handler as JSON; per-message lines only at DEBUG.
+        logger=logging.getLogger("faststream.kafka"),
+        log_level=logging.DEBUG,
+    )
+
+
+async def ensure_topics(settings: ServiceSettings) -> list[str]:
+    """Create the exchange's topics with their partition counts; the names created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        security_protocol=settings.kafka_security_protocol,
+        ssl_context=_ssl_context(settings) if "SSL" in settings.kafka_security_protocol else None,
+        sasl_mechanism=settings.kafka_sasl_mechanism or "PLAIN",
+        sasl_plain_username=settings.kafka_sasl_username,
+        sasl_plain_password=(
+            settings.kafka_sasl_password.get_secret_value()
+            if settings.kafka_sasl_password
+            else None
+        ),
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=topic.value,
+                num_partitions=partitions,
+                replication_factor=settings.kafka_replication_factor,
+            )
+            for topic, partitions in TOPICS.items()
+            if topic.value not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(wanted)
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()
+
+
+class PauseBeforeRedelivery(BaseMiddleware):
+    """On a failed message, wait before FastStream seeks back, so an outage is not a busy loop."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        """Run the handler; on failure log the error type (never the content), pause, re-raise."""
+        try:
+            return await call_next(msg)
+        except Exception as error:
+            log.warning("kafka.handler_failed", error=type(error).__name__, retry_in=1.0)
+            await asyncio.sleep(1.0)
+            raise
+
+
+def declare_publications(broker: KafkaBroker, published: dict[str, tuple[type, str]]) -> None:
+    """Declare what a service publishes (through its outbox), so AsyncAPI documents it."""
+    for topic, (model, description) in published.items():
+        broker.publisher(topic, schema=model, description=description)

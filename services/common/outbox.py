@@ -1,0 +1,172 @@
+"""The transactional outbox: events written with the change they announce, published after."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+from faststream.kafka import KafkaBroker
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from schemas.v1 import Envelope, Topic
+
+log = structlog.get_logger()
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox of one service, in that service's schema."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(100), nullable=False),
+        Column("key", String(200), nullable=True),
+        Column("event_type", String(100), nullable=False),
+        Column("correlation_id", String(100), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index(None, "id", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    """Ids of the events a service has already handled, so a redelivery changes nothing."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+async def enqueue(
+    session: AsyncSession, outbox: Table, event: Envelope, *, topic: Topic, key: str | None
+) -> None:
+    """Add one event to the outbox inside the caller's transaction."""
+    await enqueue_all(session, outbox, [(event, topic, key)])
+
+
+async def enqueue_all(
+    session: AsyncSession, outbox: Table, events: Iterable[tuple[Envelope, Topic, str | None]]
+) -> None:
+    """Add several events to the outbox inside the caller's transaction."""
+    rows = [
+        {
+            "event_id": event.event_id,
+            "topic": topic.value,
+            "key": key,
+            "event_type": event.type,
+            "correlation_id": event.correlation_id,
+            "payload": event.model_dump_json(),
+        }
+        for event, topic, key in events
+    ]
+    if rows:
+        await session.execute(insert(outbox), rows)
+
+
+async def first_delivery(session: AsyncSession, processed: Table, event_id: UUID) -> bool:
+    """Record event_id as handled; False if it had been handled before (a redelivery)."""
+    statement = (
+        pg_insert(processed)
+        .values(event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(processed.c.event_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows to Kafka in order, then marks them sent."""
+
+    def __init__(
+        self, engine: AsyncEngine, outbox: Table, broker: KafkaBroker, *, batch_size: int = 500
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._broker = broker
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        """Tell the relay that new rows were committed."""
+        self._wake.set()
+
+    async def run(self, *, idle_seconds: float = 0.25) -> None:
+        """Publish until cancelled; back off while Kafka or PostgreSQL is away."""
+        backoff = 0.2
+        while True:
+            try:
+                sent = await self.publish_pending()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("outbox.relay_failed", error=type(error).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent < self._batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; the count published."""
+        table = self._outbox
+        async with self._engine.begin() as connection:
+            rows = (
+                await connection.execute(
+                    select(table.c.id, table.c.topic, table.c.key, table.c.event_type,
+                           table.c.correlation_id, table.c.payload)
+                    .where(table.c.sent_at.is_(None))
+                    .order_by(table.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()  # fmt: skip
+            if not rows:
+                return 0
+            confirmations = [
+                await self._broker.publish(
+                    row.payload.encode(),
+                    row.topic,
+                    key=row.key.encode() if row.key else None,
+                    headers={"content-type": "application/json", "event-type": row.event_type},
+                    correlation_id=row.correlation_id,
+                    no_confirm=True,
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*confirmations)
+            await connection.execute(
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]))
+                .values(sent_at=datetime.now(UTC))
+            )
+        self.published += len(rows)
+        return len(rows)

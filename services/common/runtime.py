@@ -1,0 +1,95 @@
+"""What a service process holds while it runs: database, broker, outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+from faststream.kafka import KafkaBroker
+from sqlalchemy import MetaData, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.common.auth import TokenVerifier
+from services.common.db import UnitOfWork, database_ready, make_engine, migrate_async
+from services.common.kafka import ensure_topics, make_broker
+from services.common.outbox import OutboxRelay, outbox_table, processed_events_table
+from services.common.settings import ServiceSettings
+
+log = structlog.get_logger()
+
+
+def partnership_agencies(path: Path) -> frozenset[str]:
+    """The ids of the agencies in a partnership file."""
+    document = yaml.safe_load(path.read_text())
+    return frozenset(str(agency["id"]) for agency in document.get("agencies", []))
+
+
+@dataclass
+class ServiceRuntime:
+    """The connections and background tasks of one service process."""
+
+    name: str
+    settings: ServiceSettings
+    metadata: MetaData
+    versions: Path
+    engine: AsyncEngine = field(init=False)
+    sessions: async_sessionmaker[AsyncSession] = field(init=False)
+    broker: KafkaBroker = field(init=False)
+    outbox: Table = field(init=False)
+    processed: Table = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    token_verifier: TokenVerifier | None = field(init=False, default=None)
+    agencies: frozenset[str] = field(init=False)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.broker = make_broker(self.settings, client_id=f"safeguard-{self.name}")
+        self.outbox = outbox_table(self.metadata)
+        self.processed = processed_events_table(self.metadata)
+        self.relay = OutboxRelay(self.engine, self.outbox, self.broker)
+        self.agencies = partnership_agencies(self.settings.partnership_path)
+        if self.settings.jwt_public_key_path or self.settings.jwt_jwks_url:
+            self.token_verifier = TokenVerifier(self.settings)
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work on this service's database."""
+        return UnitOfWork(self.sessions)
+
+    async def ready(self) -> dict[str, bool]:
+        """Whether PostgreSQL and Kafka answer."""
+        database = await database_ready(self.engine)
+        try:
+            kafka = bool(await self.broker.ping(timeout=2.0))
+        except Exception:
+            kafka = False
+        return {"postgresql": database, "kafka": kafka}
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Migrate, make topics, start the broker and background tasks; stop them on exit."""
+        await migrate_async(self.settings.database_url, self.name, self.versions, self.metadata)
+        await ensure_topics(self.settings)
+        await self.broker.start()
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")]
+        self._tasks += [
+            asyncio.create_task(job(), name=f"{self.name}-job") for job in self.background
+        ]
+        log.info("service.started", instance=self.settings.instance_id)
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.broker.stop()
+            await self.engine.dispose()
+            log.info("service.stopped")

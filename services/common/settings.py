@@ -1,0 +1,50 @@
+"""Settings every service shares, read from the environment (names match .safeguard/stack.env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PARTNERSHIP = (
+    Path(__file__).resolve().parent.parent / "routing" / "partnerships" / "northmoor-eastvale.yaml"
+)
+
+
+class ServiceSettings(BaseSettings):
+    """Connections, identity and security settings common to intake, routing and audit."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(description="postgresql://user:password@host:port/database")
+    database_ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
+    database_ssl_root_cert: Path | None = None
+    database_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_replication_factor: int = Field(default=1, description="3 in production.")
+
+    jwt_public_key_path: Path | None = Field(
+        default=None, description="PEM public key that signs bearer tokens (local stack)."
+    )
+    jwt_jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer.")
+    jwt_issuer: str = "safeguarding-exchange-local"
+    jwt_audience: str = "safeguarding-exchange"
+
+    partnership_path: Path = Field(
+        default=DEFAULT_PARTNERSHIP,
+        validation_alias=AliasChoices("partnership_path", "SAFEGUARD_PARTNERSHIP"),
+    )
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    instance_id: str = Field(default="", description="Tells processes of one service apart.")

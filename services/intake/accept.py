@@ -1,0 +1,109 @@
+"""Accepting a concern, whichever way it came: one transaction with its outbox rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import structlog
+from sqlalchemy import Table
+
+from schemas.v1 import (
+    AuditAction,
+    AuditEvent,
+    AuditEventPayload,
+    ConcernReceived,
+    ConcernReceivedPayload,
+    ConcernSubmission,
+    Submitter,
+    Topic,
+)
+from services.common.auth import Caller
+from services.common.db import UnitOfWork
+from services.common.outbox import enqueue_all
+from services.intake import store
+from services.intake.policy import Resubmission, classify_resubmission, submission_digest
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The concern id a submission has, and whether it was new, a replay or a conflict."""
+
+    concern_id: UUID
+    outcome: Resubmission
+
+
+async def accept_concern(
+    uow: UnitOfWork,
+    outbox: Table,
+    *,
+    concern: ConcernSubmission,
+    caller: Caller,
+    channel: str,
+    correlation_id: str,
+) -> Accepted:
+    """Store a new concern with its ConcernReceived and audit events, or classify a repeat."""
+    digest = submission_digest(concern)
+    received_at = datetime.now(UTC)
+    concern_id = uuid.uuid4()
+    async with uow:
+        added = await store.add_submission(
+            uow.session,
+            concern_id=concern_id,
+            source_agency=caller.agency,
+            source_reference=concern.source_reference,
+            digest=digest,
+            submitted_by=caller.subject,
+            submitted_role=caller.role.value,
+            channel=channel,
+            received_at=received_at,
+        )
+        if not added:
+            # Taken already (perhaps a moment ago by a concurrent post): the row decides.
+            previous = await store.find_by_reference(
+                uow.session, source_agency=caller.agency, source_reference=concern.source_reference
+            )
+            assert previous is not None
+            outcome = classify_resubmission(previous.digest, digest)
+            log.info("concern.resubmitted", concern_id=str(previous.concern_id), outcome=outcome)
+            return Accepted(previous.concern_id, outcome)
+        received = ConcernReceived(
+            correlation_id=correlation_id,
+            payload=ConcernReceivedPayload(
+                concern_id=concern_id,
+                source_agency=caller.agency,
+                received_at=received_at,
+                submitted_by=Submitter(subject=caller.subject, role=caller.role.value),
+                concern=concern,
+            ),
+        )
+        audit = AuditEvent(
+            producer="intake",
+            correlation_id=correlation_id,
+            occurred_at=received_at,
+            payload=AuditEventPayload(
+                action=AuditAction.CONCERN_SUBMITTED,
+                actor=caller.as_actor(),
+                concern_id=concern_id,
+                details={
+                    "channel": channel,
+                    "category": concern.category.value,
+                    "severity": concern.severity.value,
+                },
+            ),
+        )
+        await enqueue_all(
+            uow.session,
+            outbox,
+            [
+                (received, Topic.CONCERNS_RECEIVED, str(concern_id)),
+                (audit, Topic.AUDIT_EVENTS, str(concern_id)),
+            ],
+        )
+        await uow.commit()
+    log.info("concern.accepted", concern_id=str(concern_id), channel=channel)
+    return Accepted(concern_id, Resubmission.NEW)

@@ -1,0 +1,126 @@
+"""Intake's HTTP routes: agency systems submit concerns and ask where they went."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+
+from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
+from services.common.auth import CallerDep, Role, require_role
+from services.common.problems import PROBLEM, FieldError, Problem, problem_response
+from services.common.runtime import ServiceRuntime
+from services.intake import store
+from services.intake.accept import accept_concern
+from services.intake.policy import Resubmission, timeliness_errors
+
+router = APIRouter(prefix="/v1", tags=["concerns"])
+
+
+def runtime(request: Request) -> ServiceRuntime:
+    """The running service."""
+    value: ServiceRuntime = request.app.state.runtime
+    return value
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is JSON."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Send the concern as application/json."
+        )
+
+
+@router.post(
+    "/concerns",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ConcernAccepted,
+    dependencies=[Depends(require_json)],
+    responses={
+        200: {"description": "The same concern was submitted before.", "model": ConcernAccepted},
+        400: _problem("The body is not valid JSON."),
+        401: _problem("Missing, expired or forged bearer token."),
+        403: _problem("The role may not submit, or the agency is not in the partnership."),
+        409: _problem("The source reference was used before for a different concern."),
+        413: _problem("The body is larger than allowed."),
+        415: _problem("The body is not application/json."),
+        422: _problem("Fields are missing or invalid; each is listed."),
+    },
+)
+async def submit_concern(
+    concern: Annotated[ConcernSubmission, Body()],
+    caller: CallerDep,
+    service: RuntimeDep,
+    request: Request,
+) -> Any:
+    """Submit a concern about a child; it is routed to the agencies that should know."""
+    require_role(caller, Role.AGENCY_SYSTEM, Role.CASEWORKER)
+    if caller.agency not in request.app.state.agencies:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"Agency {caller.agency!r} is not in the partnership."
+        )
+    late = timeliness_errors(concern, datetime.now(UTC))
+    if late:
+        return problem_response(
+            422,
+            f"{len(late)} field(s) need correcting.",
+            request=request,
+            errors=[FieldError(field=field, message=message) for field, message in late],
+        )
+    accepted = await accept_concern(
+        service.unit_of_work(),
+        service.outbox,
+        concern=concern,
+        caller=caller,
+        channel="http",
+        correlation_id=request.state.correlation_id,
+    )
+    if accepted.outcome is Resubmission.CONFLICT:
+        return problem_response(
+            409,
+            f"Source reference {concern.source_reference!r} was already used for concern "
+            f"{accepted.concern_id} with different content.",
+            request=request,
+            concern_id=str(accepted.concern_id),
+        )
+    service.relay.wake()
+    code = 202 if accepted.outcome is Resubmission.NEW else 200
+    body = ConcernAccepted(concern_id=accepted.concern_id)
+    return JSONResponse(body.model_dump(mode="json"), status_code=code)
+
+
+@router.get(
+    "/concerns/{concern_id}",
+    response_model=ConcernStatusView,
+    responses={
+        401: _problem("Missing, expired or forged bearer token."),
+        404: _problem("No such concern from the caller's agency."),
+    },
+)
+async def get_concern(
+    concern_id: UUID, caller: CallerDep, service: RuntimeDep
+) -> ConcernStatusView:
+    """A concern's status and where it was routed (the agency that raised it only)."""
+    async with service.unit_of_work() as uow:
+        found = await store.find_concern(uow.session, concern_id)
+    if found is None or found.source_agency != caller.agency:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.")
+    return ConcernStatusView(
+        concern_id=found.concern_id,
+        source_reference=found.source_reference,
+        status="routed" if found.routed_at else "accepted",
+        received_at=found.received_at,
+        routed_at=found.routed_at,
+        recipients=[RecipientView(**recipient) for recipient in found.recipients or []],
+    )

@@ -1,0 +1,125 @@
+"""Intake's Kafka subscribers: concerns submitted over Kafka, and where concerns were routed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import structlog
+from faststream import Context
+from faststream.kafka import KafkaMessage
+from faststream.middlewares import AckPolicy
+from pydantic import ValidationError
+
+from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
+from services.common.auth import AuthError, Role
+from services.common.kafka import declare_publications
+from services.common.logging import bind_correlation_id
+from services.common.outbox import first_delivery
+from services.common.runtime import ServiceRuntime
+from services.intake import store
+from services.intake.accept import accept_concern
+from services.intake.policy import Resubmission, timeliness_errors
+
+log = structlog.get_logger()
+RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
+GROUP = "intake"
+
+
+async def on_concern_routed(event: ConcernRouted, runtime: RuntimeContext) -> None:
+    """Remember where a concern went, so the agency that raised it can ask."""
+    bind_correlation_id(event.correlation_id)
+    async with runtime.unit_of_work() as uow:
+        if not await first_delivery(uow.session, runtime.processed, event.event_id):
+            return
+        await store.record_routing(
+            uow.session,
+            concern_id=event.payload.concern_id,
+            routed_at=event.payload.routed_at,
+            recipients=[
+                {"agency": r.agency, "reasons": r.reasons} for r in event.payload.recipients
+            ],
+        )
+        await uow.commit()
+
+
+def _record_key(message: KafkaMessage) -> bytes | None:
+    record = message.raw_message
+    key = getattr(record, "key", None)
+    return key if isinstance(key, bytes) else None
+
+
+async def _dead_letter(runtime: ServiceRuntime, message: KafkaMessage, reason: str) -> None:
+    headers = {"content-type": "application/json", "dlq-reason": reason[:1000]}
+    await runtime.broker.publish(
+        message.body,
+        Topic.CONCERNS_SUBMITTED_DLQ.value,
+        key=_record_key(message),
+        headers=headers,
+    )
+    log.warning("concern.dead_lettered", reason=reason[:200])
+
+
+async def on_concern_submitted(message: KafkaMessage, runtime: RuntimeContext) -> None:
+    """Accept a concern an agency system put on Kafka, proven by the token in its header."""
+    token = message.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if runtime.token_verifier is None:
+        raise RuntimeError("No token verifier configured")
+    try:
+        caller = runtime.token_verifier.verify(token)
+    except AuthError:
+        await _dead_letter(runtime, message, "authorization: missing, expired or forged token")
+        return
+    if caller.role not in (Role.AGENCY_SYSTEM, Role.CASEWORKER):
+        await _dead_letter(runtime, message, f"authorization: role {caller.role} may not submit")
+        return
+    if caller.agency not in runtime.agencies:
+        await _dead_letter(runtime, message, f"authorization: unknown agency {caller.agency}")
+        return
+    try:
+        event = ConcernSubmitted.model_validate_json(message.body)
+    except ValidationError as error:
+        fields = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        await _dead_letter(runtime, message, f"invalid: {fields}")
+        return
+    late = timeliness_errors(event.payload, datetime.now(UTC))
+    if late:
+        await _dead_letter(runtime, message, "invalid: " + "; ".join(f"{f}: {m}" for f, m in late))
+        return
+    bind_correlation_id(event.correlation_id)
+    accepted = await accept_concern(
+        runtime.unit_of_work(),
+        runtime.outbox,
+        concern=event.payload,
+        caller=caller,
+        channel="kafka",
+        correlation_id=event.correlation_id,
+    )
+    if accepted.outcome is Resubmission.CONFLICT:
+        await _dead_letter(
+            runtime, message, f"conflict: reference used for concern {accepted.concern_id}"
+        )
+    runtime.relay.wake()
+
+
+def register(runtime: ServiceRuntime) -> None:
+    """Subscribe intake's handlers on the runtime's broker."""
+    broker = runtime.broker
+    broker.context.set_global("runtime", runtime)
+    declare_publications(
+        broker,
+        {
+            Topic.CONCERNS_RECEIVED.value: (ConcernReceived, "Each accepted concern, once."),
+            Topic.AUDIT_EVENTS.value: (AuditEvent, "concern.submitted for every submission."),
+            Topic.CONCERNS_SUBMITTED_DLQ.value: (bytes, "Refused Kafka submissions, with reason."),
+        },
+    )
+    common = {
+        "group_id": GROUP,
+        "auto_offset_reset": "earliest",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+    }
+    broker.subscriber(Topic.CONCERNS_ROUTED.value, **common)(on_concern_routed)  # type: ignore[call-overload]
+    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, **common)(on_concern_submitted)  # type: ignore[call-overload]

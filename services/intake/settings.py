@@ -1,0 +1,12 @@
+"""Intake's settings."""
+
+from pydantic import AliasChoices, Field
+
+from services.common.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    """Intake: where agency systems post concerns."""
+
+    port: int = Field(default=8001, validation_alias=AliasChoices("port", "INTAKE_PORT"))
+    max_body_bytes: int = 256 * 1024

@@ -1,0 +1,136 @@
+"""Intake's tables and queries: submissions (idempotency) and each concern's routing status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SCHEMA = "intake"
+metadata = MetaData(schema=SCHEMA)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("concern_id", Uuid, primary_key=True),
+    Column("source_agency", String(100), nullable=False),
+    Column("source_reference", String(100), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("submitted_by", String(200), nullable=False),
+    Column("submitted_role", String(50), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("routed_at", DateTime(timezone=True), nullable=True),
+    Column("recipients", JSONB, nullable=True),
+    UniqueConstraint("source_agency", "source_reference", name="submissions_source_key"),
+)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One accepted concern as intake remembers it."""
+
+    concern_id: UUID
+    source_agency: str
+    source_reference: str
+    digest: str
+    received_at: datetime
+    routed_at: datetime | None
+    recipients: list[dict[str, Any]] | None
+
+
+async def add_submission(
+    session: AsyncSession,
+    *,
+    concern_id: UUID,
+    source_agency: str,
+    source_reference: str,
+    digest: str,
+    submitted_by: str,
+    submitted_role: str,
+    channel: str,
+    received_at: datetime,
+) -> bool:
+    """Insert a submission; False if (agency, reference) was already taken."""
+    statement = (
+        pg_insert(submissions)
+        .values(
+            concern_id=concern_id,
+            source_agency=source_agency,
+            source_reference=source_reference,
+            digest=digest,
+            submitted_by=submitted_by,
+            submitted_role=submitted_role,
+            channel=channel,
+            received_at=received_at,
+        )
+        .on_conflict_do_nothing(constraint="submissions_source_key")
+        .returning(submissions.c.concern_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+def _submission(row: Any) -> Submission:
+    return Submission(
+        concern_id=row.concern_id,
+        source_agency=row.source_agency,
+        source_reference=row.source_reference,
+        digest=row.digest,
+        received_at=row.received_at,
+        routed_at=row.routed_at,
+        recipients=row.recipients,
+    )
+
+
+async def find_by_reference(
+    session: AsyncSession, *, source_agency: str, source_reference: str
+) -> Submission | None:
+    """The submission an agency made under a reference, if any."""
+    row = (
+        await session.execute(
+            select(submissions).where(
+                submissions.c.source_agency == source_agency,
+                submissions.c.source_reference == source_reference,
+            )
+        )
+    ).first()
+    return None if row is None else _submission(row)
+
+
+async def find_concern(session: AsyncSession, concern_id: UUID) -> Submission | None:
+    """A submission by concern id."""
+    row = (
+        await session.execute(select(submissions).where(submissions.c.concern_id == concern_id))
+    ).first()
+    return None if row is None else _submission(row)
+
+
+async def record_routing(
+    session: AsyncSession,
+    *,
+    concern_id: UUID,
+    routed_at: datetime,
+    recipients: list[dict[str, Any]],
+) -> None:
+    """Remember where a concern went."""
+    await session.execute(
+        update(submissions)
+        .where(submissions.c.concern_id == concern_id)
+        .values(routed_at=routed_at, recipients=recipients)
+    )

@@ -1,0 +1,39 @@
+"""Routing's wiring: settings, partnership, runtime, routes and subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.common.app_factory import build_service_app
+from services.common.db import migrate
+from services.routing import api, handlers
+from services.routing.partnership import load_partnership
+from services.routing.settings import RoutingSettings
+from services.routing.store import metadata
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def build_app(settings: RoutingSettings | None = None) -> FastAPI:
+    """The routing service as an ASGI app."""
+    settings = settings or RoutingSettings()
+    partnership = load_partnership(settings.partnership_path)
+    app = build_service_app(
+        name="routing",
+        title="Safeguarding Exchange: routing",
+        description="Routes concerns to agencies and serves caseworkers their notifications.",
+        settings=settings,
+        metadata=metadata,
+        versions=MIGRATIONS,
+        routers=[api.router],
+        register_handlers=lambda runtime: handlers.register(runtime, partnership),
+    )
+    app.state.partnership = partnership
+    return app
+
+
+def migrate_routing(database_url: str) -> None:
+    """Bring routing's schema up to date."""
+    migrate(database_url, "routing", MIGRATIONS, metadata)

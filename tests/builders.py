@@ -1,0 +1,86 @@
+"""Small builders of valid test values: a test changes only what it is about."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+from uuid import uuid4
+
+from schemas.v1.concern import ConcernSubmission
+from schemas.v1.events import ChronologyEntry
+from services.routing.partnership import Partnership, default_partnership_path, load_partnership
+
+RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
+
+
+def a_concern(**changes: Any) -> ConcernSubmission:
+    """A valid medium concern about an 8-year-old at Oakfield Primary, living in Northmoor.
+
+    `subject` and `location` given as dicts are merged into the defaults; anything else replaces.
+    """
+    subject = {
+        "given_name": "Amelia",
+        "family_name": "Stone",
+        "date_of_birth": "2018-05-14",
+        "nhs_number": "9434765919",
+        "postcode": "NM1 1AA",
+        "school_urn": "100101",
+    } | changes.pop("subject", {})
+    location = {"postcode": "NM1 1AA"} | changes.pop("location", {})
+    body = {
+        "source_reference": "REF-0001",
+        "category": "other",
+        "severity": "medium",
+        "subject": subject,
+        "household": [{"name": "Dana Stone", "relationship": "mother"}],
+        "summary": "Child arrived at school hungry and withdrawn.",
+        "narrative": "Full account of what was seen and said.",
+        "location": location,
+        "reporter": {
+            "name": "Sam Reid",
+            "role": "Designated safeguarding lead",
+            "phone": "01234 567890",
+        },
+        "lawful_basis": {"basis": "Children Act 1989 s.47", "consent": "given"},
+        "occurred_at": "2026-11-15T18:00:00+00:00",
+    } | changes
+    return ConcernSubmission.model_validate(body)
+
+
+@cache
+def the_reference_partnership() -> Partnership:
+    """The shipped northmoor-eastvale partnership, loaded once."""
+    return load_partnership(default_partnership_path())
+
+
+def a_partnership(**changes: Any) -> Partnership:
+    """The reference partnership with some top-level fields replaced (not re-validated)."""
+    return the_reference_partnership().model_copy(update=changes)
+
+
+def a_chronology_entry(
+    *, source_agency: str, days_before: float, received: datetime = RECEIVED, **changes: Any
+) -> ChronologyEntry:
+    """A concern in a child's chronology, received some days before `received`."""
+    at = received - timedelta(days=days_before)
+    body = {
+        "concern_id": uuid4(),
+        "received_at": at,
+        "occurred_at": at,
+        "category": "neglect",
+        "severity": "medium",
+        "source_agency": source_agency,
+    } | changes
+    return ChronologyEntry.model_validate(body)
+
+
+def a_concern_body(**changes: Any) -> dict[str, Any]:
+    """A valid concern as the JSON an agency system posts, with a unique source reference."""
+    body = a_concern(source_reference=f"REF-{uuid4().hex[:12]}").model_dump(mode="json")
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = body[key] | value
+        else:
+            body[key] = value
+    return body
