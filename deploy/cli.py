@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--minutes", type=int, default=480, help="lifetime (default 8 hours)")
     token.set_defaults(func=cmd_token)
 
+    from deploy import cli_audit, cli_policy
+
+    cli_policy.register(commands)
+    cli_audit.register(commands)
+
     keys = commands.add_parser("keys", help=cmd_keys.__doc__)
     keys.add_argument("directory")
     keys.set_defaults(func=cmd_keys)

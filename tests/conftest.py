@@ -38,6 +38,14 @@ def signing_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def audit_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The key that signs the run's audit tree heads (0600)."""
+    path = tmp_path_factory.mktemp("audit-key") / "audit-tree-head.pem"
+    load_or_create_key_pair(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def signing_key(signing_key_path: Path) -> Ed25519PrivateKey:
     """The private half of the run's token signing key."""
     return load_or_create_key_pair(signing_key_path)
@@ -74,7 +82,9 @@ class Services:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def services(service_environment: dict[str, str]) -> AsyncIterator[Services]:
+async def services(
+    service_environment: dict[str, str], audit_key_path: Path
+) -> AsyncIterator[Services]:
     """Intake, routing and audit on real Kafka and PostgreSQL, for the whole run."""
     from services.audit.app import build_app as build_audit
     from services.audit.settings import AuditSettings
@@ -86,7 +96,9 @@ async def services(service_environment: dict[str, str]) -> AsyncIterator[Service
     apps = {
         "intake": build_intake(IntakeSettings(**service_environment)),
         "routing": build_routing(RoutingSettings(**service_environment)),
-        "audit": build_audit(AuditSettings(**service_environment)),
+        "audit": build_audit(
+            AuditSettings(**service_environment, audit_signing_key_path=audit_key_path)
+        ),
     }
     async with AsyncExitStack() as stack:
         clients = {}

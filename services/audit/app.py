@@ -7,10 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.audit import api, handlers
+from services.audit.db_role import act_as_writer
 from services.audit.settings import AuditSettings
 from services.audit.store import metadata
+from services.audit.tree_head import TreeSigner
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
+from services.common.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -18,7 +21,13 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build_app(settings: AuditSettings | None = None) -> FastAPI:
     """The audit service as an ASGI app."""
     settings = settings or AuditSettings()
-    return build_service_app(
+    signer = TreeSigner.from_path(settings.audit_signing_key_path)
+
+    def register(runtime: ServiceRuntime) -> None:
+        act_as_writer(runtime.engine)
+        handlers.register(runtime, signer)
+
+    app = build_service_app(
         name="audit",
         title="Safeguarding Exchange: audit",
         description="The append-only, hash-chained record of who saw what and when.",
@@ -26,8 +35,10 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         metadata=metadata,
         versions=MIGRATIONS,
         routers=[api.router],
-        register_handlers=handlers.register,
+        register_handlers=register,
     )
+    app.state.tree_signer = signer
+    return app
 
 
 def migrate_audit(database_url: str) -> None:

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -143,9 +144,42 @@ def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
             pass
         finally:
             staging.unlink()
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TypeError(f"{path} does not hold an Ed25519 private key")
+    key = _read_private_key(path)
     if not public_key_path(path).exists():
         _write_public_key(key, path)
     return key
+
+
+def _read_private_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise TypeError(f"{path} does not hold an Ed25519 private key")
+    return key
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """The key at ``path`` whichever helper wrote it; only created (with ``.pub``) if absent.
+
+    An existing key is read and nothing is written beside it: its public half is derived from it,
+    so it does not matter whether its ``.pub`` sits at ``name.pub`` or ``name.pem.pub``.
+    """
+    if path.exists():
+        return _read_private_key(path)
+    return load_or_create_signing_key(path)
+
+
+@dataclass(frozen=True)
+class TreeSigner:
+    """The audit service's tree-head key, if one is configured."""
+
+    private_key: Ed25519PrivateKey | None = None
+
+    @classmethod
+    def from_path(cls, path: Path | None) -> TreeSigner:
+        """The signer for the key at ``path``, or one that signs nothing."""
+        return cls(load_signing_key(path) if path is not None else None)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey | None:
+        """The public half, derived from the private key."""
+        return self.private_key.public_key() if self.private_key else None

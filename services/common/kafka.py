@@ -121,7 +121,9 @@ class PauseBeforeRedelivery(BaseMiddleware):
             raise
 
 
-def declare_publications(broker: KafkaBroker, published: dict[str, tuple[type, str]]) -> None:
+def declare_publications(
+    broker: KafkaBroker, service: str, published: dict[str, tuple[type, str]]
+) -> None:
     """Declare what a service publishes (through its outbox), so AsyncAPI documents it."""
     for topic, (model, description) in published.items():
-        broker.publisher(topic, schema=model, description=description)
+        broker.publisher(topic, schema=model, description=description, title=f"{topic}:{service}")

@@ -36,6 +36,8 @@ log = structlog.get_logger()
 
 def outbox_table(metadata: MetaData) -> Table:
     """The outbox of one service, in that service's schema."""
+    if (existing := metadata.tables.get(f"{metadata.schema}.outbox")) is not None:
+        return existing
     return Table(
         "outbox",
         metadata,
@@ -54,6 +56,8 @@ def outbox_table(metadata: MetaData) -> Table:
 
 def processed_events_table(metadata: MetaData) -> Table:
     """Ids of the events a service has already handled, so a redelivery changes nothing."""
+    if (existing := metadata.tables.get(f"{metadata.schema}.processed_events")) is not None:
+        return existing
     return Table(
         "processed_events",
         metadata,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
@@ -29,8 +29,40 @@ def runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
 
 
+_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
+
+
 def _problem(description: str) -> dict[str, Any]:
+    # `model` registers Problem in the components; problem_media_types() then files it
+    # under application/problem+json, the only type these answers are sent as.
     return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
+def problem_media_types(app: FastAPI) -> None:
+    """Document every problem answer as application/problem+json only, as it is sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    responses = operation.get("responses", {})
+                    if _FASTAPI_422 in str(responses.get("422")):
+                        # FastAPI's own 422 shape is never sent (ours is a Problem), and a
+                        # string path parameter cannot fail validation anyway.
+                        del responses["422"]
+                    for response in responses.values():
+                        content = response.get("content", {})
+                        if PROBLEM in content and "application/json" in content:
+                            content[PROBLEM] = content.pop("application/json")
+            components = schema.get("components", {}).get("schemas", {})
+            if _FASTAPI_422 not in str(schema.get("paths")):
+                components.pop("HTTPValidationError", None)
+                components.pop("ValidationError", None)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def require_json(request: Request) -> None:
@@ -109,11 +141,18 @@ async def submit_concern(
     },
 )
 async def get_concern(
-    concern_id: UUID, caller: CallerDep, service: RuntimeDep
+    concern_id: Annotated[str, Path(description="The id intake gave the concern (a UUID).")],
+    caller: CallerDep,
+    service: RuntimeDep,
 ) -> ConcernStatusView:
     """A concern's status and where it was routed (the agency that raised it only)."""
+    # A malformed id names no concern: 404 like any other, not a validation error.
+    try:
+        wanted = UUID(concern_id)
+    except ValueError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.") from None
     async with service.unit_of_work() as uow:
-        found = await store.find_concern(uow.session, concern_id)
+        found = await store.find_concern(uow.session, wanted)
     if found is None or found.source_agency != caller.agency:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.")
     return ConcernStatusView(

@@ -16,7 +16,7 @@ from services.intake.store import metadata
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service as an ASGI app."""
     settings = settings or IntakeSettings()
-    return build_service_app(
+    app = build_service_app(
         name="intake",
         title="Safeguarding Exchange: intake",
         description="Agency systems submit safeguarding concerns here.",
@@ -27,6 +27,8 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         register_handlers=handlers.register,
         max_body=settings.max_body_bytes,
     )
+    api.problem_media_types(app)
+    return app
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

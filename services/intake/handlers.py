@@ -104,12 +104,20 @@ async def on_concern_submitted(message: KafkaMessage, runtime: RuntimeContext) -
     runtime.relay.wake()
 
 
+async def _undecoded(message: KafkaMessage) -> bytes:
+    # on_concern_submitted parses the body itself; FastStream's JSON decoding would raise on
+    # bytes that are not UTF-8 JSON before the handler runs, and the record would be
+    # redelivered forever (blocking its partition) instead of dead-lettered.
+    return message.body
+
+
 def register(runtime: ServiceRuntime) -> None:
     """Subscribe intake's handlers on the runtime's broker."""
     broker = runtime.broker
     broker.context.set_global("runtime", runtime)
     declare_publications(
         broker,
+        "intake",
         {
             Topic.CONCERNS_RECEIVED.value: (ConcernReceived, "Each accepted concern, once."),
             Topic.AUDIT_EVENTS.value: (AuditEvent, "concern.submitted for every submission."),
@@ -122,4 +130,6 @@ def register(runtime: ServiceRuntime) -> None:
         "ack_policy": AckPolicy.NACK_ON_ERROR,
     }
     broker.subscriber(Topic.CONCERNS_ROUTED.value, **common)(on_concern_routed)  # type: ignore[call-overload]
-    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, **common)(on_concern_submitted)  # type: ignore[call-overload]
+    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, decoder=_undecoded, **common)(  # type: ignore[call-overload]
+        on_concern_submitted
+    )

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
-from services.routing import api, handlers
+from services.routing import api, handlers, stream
+from services.routing.escalation import escalation_job
 from services.routing.partnership import load_partnership
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
@@ -27,10 +28,15 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
         settings=settings,
         metadata=metadata,
         versions=MIGRATIONS,
-        routers=[api.router],
+        # The stream first: /notifications/stream must not be read as a notification id.
+        routers=[stream.router, api.router],
         register_handlers=lambda runtime: handlers.register(runtime, partnership),
     )
     app.state.partnership = partnership
+    runtime = app.state.runtime
+    runtime.background.append(
+        escalation_job(runtime, partnership, interval=settings.escalation_interval_seconds)
+    )
     return app
 
 

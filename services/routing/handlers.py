@@ -41,6 +41,7 @@ async def on_concern_received(
         )
         notifications = concern_notifications(received, decision)
         await store.add_notifications(uow.session, notifications)
+        await store.add_concern(uow.session, received)
         keys = policy.child_match_keys(received.concern.subject)
         await enqueue_all(
             uow.session,
@@ -69,6 +70,7 @@ def register(runtime: ServiceRuntime, partnership: Partnership) -> None:
     runtime.broker.context.set_global("partnership", partnership)
     declare_publications(
         runtime.broker,
+        "routing",
         {
             Topic.NOTIFICATIONS_ROUTED.value: (NotificationRouted, "One per recipient, by child."),
             Topic.CONCERNS_ROUTED.value: (ConcernRouted, "Where each concern went."),

@@ -18,14 +18,18 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.v1 import NotificationRoutedPayload
+from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
+from schemas.v1.concern import ConcernSubmission
 
 SCHEMA = "routing"
 metadata = MetaData(schema=SCHEMA)
@@ -44,8 +48,24 @@ notifications = Table(
     Column("status", String(20), nullable=False),
     Column("acknowledged_by", String(200), nullable=True),
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("escalated_at", DateTime(timezone=True), nullable=True),
     Index("notifications_inbox", "recipient_agency", "seq"),
     Index("notifications_concern", "concern_id"),
+    Index(
+        "notifications_awaiting_acknowledgement",
+        "acknowledge_by",
+        postgresql_where=text("status = 'new' AND kind = 'concern'"),
+    ),
+)
+
+# Each routed concern as received, so an escalation can cut it to a new recipient's profile.
+concerns = Table(
+    "concerns",
+    metadata,
+    Column("concern_id", Uuid, primary_key=True),
+    Column("payload", JSONB, nullable=False),
+    Column("source_agency", String(100), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -143,3 +163,84 @@ async def acknowledge(
         .returning(notifications.c.notification_id)
     )
     return result.first() is not None
+
+
+async def add_concern(session: AsyncSession, received: ConcernReceivedPayload) -> None:
+    """Keep a routed concern (once) for escalations that need it later."""
+    await session.execute(
+        pg_insert(concerns)
+        .values(
+            concern_id=received.concern_id,
+            payload=received.concern.model_dump(mode="json"),
+            source_agency=received.source_agency,
+            received_at=received.received_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def find_concerns(
+    session: AsyncSession, concern_ids: Sequence[UUID]
+) -> dict[UUID, ConcernSubmission]:
+    """The stored concerns among these ids, by id."""
+    if not concern_ids:
+        return {}
+    rows = await session.execute(
+        select(concerns.c.concern_id, concerns.c.payload).where(
+            concerns.c.concern_id.in_(set(concern_ids))
+        )
+    )
+    return {row.concern_id: ConcernSubmission.model_validate(row.payload) for row in rows}
+
+
+async def claim_overdue_notifications(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[StoredNotification]:
+    """Mark concern notifications unacknowledged past their deadline as escalated; return them.
+
+    Rows another process is escalating are skipped, not waited for, and a row is escalated
+    only while its status is `new`, so each notification is escalated once.
+    """
+    overdue = (
+        select(notifications.c.notification_id)
+        .where(
+            notifications.c.kind == "concern",
+            notifications.c.status == "new",
+            notifications.c.acknowledge_by < now,
+        )
+        .order_by(notifications.c.acknowledge_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        update(notifications)
+        .where(notifications.c.notification_id.in_(overdue), notifications.c.status == "new")
+        .values(status="escalated", escalated_at=now)
+        .returning(*notifications.c)
+    )
+    return sorted((_stored(row) for row in rows), key=lambda stored: stored.seq)
+
+
+async def list_notifications_after(
+    session: AsyncSession,
+    *,
+    agency: str,
+    after_seq: int,
+    limit: int,
+    concern_id: UUID | None = None,
+) -> list[StoredNotification]:
+    """An agency's notifications stored after a sequence number, oldest first."""
+    query = select(notifications).where(
+        notifications.c.recipient_agency == agency, notifications.c.seq > after_seq
+    )
+    if concern_id is not None:
+        query = query.where(notifications.c.concern_id == concern_id)
+    rows = (await session.execute(query.order_by(notifications.c.seq).limit(limit))).all()
+    return [_stored(row) for row in rows]
+
+
+async def last_seq(session: AsyncSession) -> int:
+    """The sequence number of the newest notification, 0 when there is none."""
+    value = await session.scalar(select(func.max(notifications.c.seq)))
+    return int(value or 0)

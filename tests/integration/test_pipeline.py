@@ -94,7 +94,8 @@ async def test_concern_with_no_known_area_falls_back_and_is_audited(
         return actions if "notification.listed" in actions else None
 
     actions = await eventually(trail, what="the audit trail")
-    assert actions[:3] == ["concern.submitted", "concern.routed", "notification.delivered"]
+    # Intake and routing publish independently, so the log's order between them may vary.
+    assert {"concern.submitted", "concern.routed", "notification.delivered"} <= set(actions)
     verified = (await services.audit.get("/v1/audit/verify", headers=auditor)).json()
     assert verified["ok"] is True
     assert verified["entries"] >= len(actions)
