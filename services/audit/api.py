@@ -6,12 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
+from schemas.v1 import AuditAction
 from services.audit import store, store_tree
+from services.audit.api_export import export_response
 from services.audit.chain import verify_chain
+from services.audit.deps import COMMON, NOT_FOUND, RuntimeDep, SignerDep, record_query
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash
 from services.audit.proofs import (
     ConsistencyProof,
@@ -19,61 +22,11 @@ from services.audit.proofs import (
     TreeHeadView,
     check_tree,
 )
-from services.audit.tree_head import TreeSigner
-from services.common.auth import Caller, CallerDep, Role, require_role
-from services.common.outbox import enqueue
-from services.common.problems import PROBLEM, Problem
-from services.common.runtime import ServiceRuntime
+from services.audit.views import AuditPage, ConcernTrail, ExportFormat, page
+from services.audit.views import concern_trail as concern_trail_view
+from services.common.auth import CallerDep, Role, require_role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    """The running service."""
-    value: ServiceRuntime = request.app.state.runtime
-    return value
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
-
-
-def tree_signer(request: Request) -> TreeSigner:
-    """The service's tree-head key, if configured."""
-    value: TreeSigner = getattr(request.app.state, "tree_signer", TreeSigner())
-    return value
-
-
-SignerDep = Annotated[TreeSigner, Depends(tree_signer)]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
-
-
-COMMON: dict[int | str, dict[str, Any]] = {
-    401: _problem("Missing, expired or forged bearer token."),
-    403: _problem("Only auditors may read the audit log."),
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    **COMMON,
-    404: _problem("No such entry or tree head (yet)."),
-}
-
-
-class AuditEntryView(BaseModel):
-    """One audit entry."""
-
-    seq: int
-    recorded_at: datetime
-    entry_hash: str
-    entry: dict[str, Any]
-
-
-class AuditPage(BaseModel):
-    """A page of audit entries, oldest first."""
-
-    items: list[AuditEntryView]
-    next_cursor: str | None = None
 
 
 class Verification(BaseModel):
@@ -88,35 +41,6 @@ class Verification(BaseModel):
     first_bad_seq: int | None = None
     fault: str | None = None
     detail: str | None = None
-
-
-async def _record_query(
-    service: ServiceRuntime, request: Request, caller: Caller, details: dict[str, Any]
-) -> None:
-    async with service.unit_of_work() as uow:
-        event = AuditEvent(
-            producer="audit",
-            correlation_id=request.state.correlation_id,
-            payload=AuditEventPayload(
-                action=AuditAction.AUDIT_QUERIED,
-                actor=caller.as_actor(),
-                concern_id=details.get("concern_id"),
-                details={k: str(v) for k, v in details.items() if v is not None},
-            ),
-        )
-        await enqueue(uow.session, service.outbox, event, topic=Topic.AUDIT_EVENTS, key=None)
-        await uow.commit()
-    service.relay.wake()
-
-
-def _page(found: list[store.Entry], limit: int) -> AuditPage:
-    items = [
-        AuditEntryView(
-            seq=e.seq, recorded_at=e.recorded_at, entry_hash=e.entry_hash, entry=e.content
-        )
-        for e in found[:limit]
-    ]
-    return AuditPage(items=items, next_cursor=str(items[-1].seq) if len(found) > limit else None)
 
 
 @router.get("/events", response_model=AuditPage, responses=COMMON)
@@ -143,22 +67,37 @@ async def audit_events(
         "since": since,
         "until": until,
     }
-    await _record_query(service, request, caller, {"query": "events", **filters})
+    await record_query(service, request, caller, {"query": "events", **filters})
     async with service.unit_of_work() as uow:
         found = await store.find_entries(uow.session, limit=limit + 1, after_seq=cursor, **filters)
-    return _page(found, limit)
+    return page(found, limit)
 
 
-@router.get("/concerns/{concern_id}/trail", response_model=AuditPage, responses=COMMON)
+@router.get(
+    "/concerns/{concern_id}/trail",
+    response_model=ConcernTrail,
+    responses={**COMMON, 200: {"content": {"text/csv": {}}}},
+)
 async def concern_trail(
-    concern_id: UUID, caller: CallerDep, service: RuntimeDep, request: Request
-) -> AuditPage:
-    """Everything recorded about one concern, in order."""
+    concern_id: UUID,
+    caller: CallerDep,
+    service: RuntimeDep,
+    request: Request,
+    format_: Annotated[ExportFormat | None, Query(alias="format")] = None,
+) -> ConcernTrail | StreamingResponse:
+    """Everything recorded about one concern, in order, with a readable summary of each step.
+
+    With ``format=csv`` or ``format=json`` the raw entries come as a streamed attachment instead.
+    """
     require_role(caller, Role.AUDITOR)
-    await _record_query(service, request, caller, {"query": "trail", "concern_id": concern_id})
+    details = {"query": "trail", "concern_id": concern_id, "format": format_}
+    await record_query(service, request, caller, details)
+    if format_ is not None:
+        filters = {"concern_id": concern_id}
+        return export_response(service, format_, filters, f"audit-trail-{concern_id}")
     async with service.unit_of_work() as uow:
         found = await store.find_entries(uow.session, limit=100_000, concern_id=concern_id)
-    return _page(found, len(found))
+    return concern_trail_view(found)
 
 
 @router.get("/verify", response_model=Verification, responses=COMMON)
@@ -167,7 +106,7 @@ async def verify(
 ) -> Verification:
     """Recompute the hash chain and the Merkle tree over every entry and check the signed heads."""
     require_role(caller, Role.AUDITOR)
-    await _record_query(service, request, caller, {"query": "verify"})
+    await record_query(service, request, caller, {"query": "verify"})
     async with service.unit_of_work() as uow:
         heads = await store_tree.all_tree_heads(uow.session)
         rows = [row async for row in store.stream_chain(uow.session)]
@@ -204,7 +143,7 @@ async def latest_tree_head(
 ) -> TreeHeadView:
     """The newest (signed) tree head."""
     require_role(caller, Role.AUDITOR)
-    await _record_query(service, request, caller, {"query": "tree-head"})
+    await record_query(service, request, caller, {"query": "tree-head"})
     async with service.unit_of_work() as uow:
         head = await store_tree.latest_tree_head(uow.session)
     if head is None:
@@ -218,7 +157,7 @@ async def entry_proof(
 ) -> InclusionProof:
     """Proof that one entry is in the tree of the latest signed head."""
     require_role(caller, Role.AUDITOR)
-    await _record_query(service, request, caller, {"query": "inclusion-proof", "seq": seq})
+    await record_query(service, request, caller, {"query": "inclusion-proof", "seq": seq})
     async with service.unit_of_work() as uow:
         head = await store_tree.latest_tree_head(uow.session)
         if head is None or seq > head.tree_size:
@@ -248,7 +187,7 @@ async def consistency(
     """Proof that the tree of the head of size ``first`` is a prefix of that of size ``second``."""
     require_role(caller, Role.AUDITOR)
     details = {"query": "consistency-proof", "first": first, "second": second}
-    await _record_query(service, request, caller, details)
+    await record_query(service, request, caller, details)
     if first > second:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "first must not exceed second.")
     async with service.unit_of_work() as uow:

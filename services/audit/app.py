@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.audit import api, handlers
+from services.audit import api, api_export, api_people, handlers
 from services.audit.db_role import act_as_writer
 from services.audit.settings import AuditSettings
 from services.audit.store import metadata
@@ -34,7 +34,7 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
         settings=settings,
         metadata=metadata,
         versions=MIGRATIONS,
-        routers=[api.router],
+        routers=[api.router, api_people.router, api_export.router],
         register_handlers=register,
     )
     app.state.tree_signer = signer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    Select,
     String,
     Table,
     Uuid,
@@ -132,20 +133,21 @@ class Entry:
     entry_hash: str
 
 
-async def find_entries(
-    session: AsyncSession,
+def _filtered(
     *,
-    limit: int,
-    after_seq: int = 0,
-    concern_id: UUID | None = None,
-    actor: str | None = None,
-    agency: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[Entry]:
-    """Entries matching every filter given, oldest first, after a sequence number."""
+    after_seq: int,
+    through_seq: int | None,
+    concern_id: UUID | None,
+    actor: str | None,
+    agency: str | None,
+    action: str | None,
+    actions: Collection[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
     query = select(entries).where(entries.c.seq > after_seq)
+    if through_seq is not None:
+        query = query.where(entries.c.seq <= through_seq)
     if concern_id is not None:
         query = query.where(entries.c.concern_id == concern_id)
     if actor is not None:
@@ -154,10 +156,41 @@ async def find_entries(
         query = query.where(entries.c.actor_agency == agency)
     if action is not None:
         query = query.where(entries.c.action == action)
+    if actions is not None:
+        query = query.where(entries.c.action.in_(list(actions)))
     if since is not None:
         query = query.where(entries.c.occurred_at >= since)
     if until is not None:
         query = query.where(entries.c.occurred_at < until)
+    return query
+
+
+async def find_entries(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after_seq: int = 0,
+    through_seq: int | None = None,
+    concern_id: UUID | None = None,
+    actor: str | None = None,
+    agency: str | None = None,
+    action: str | None = None,
+    actions: Collection[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Entry]:
+    """Entries matching every filter given, oldest first, after a sequence number."""
+    query = _filtered(
+        after_seq=after_seq,
+        through_seq=through_seq,
+        concern_id=concern_id,
+        actor=actor,
+        agency=agency,
+        action=action,
+        actions=actions,
+        since=since,
+        until=until,
+    )
     rows = (await session.execute(query.order_by(entries.c.seq).limit(limit))).all()
     return [
         Entry(
@@ -168,6 +201,12 @@ async def find_entries(
         )
         for row in rows
     ]
+
+
+async def last_seq(session: AsyncSession) -> int:
+    """The sequence number of the newest entry; 0 when the log is empty."""
+    found = (await session.execute(select(func.max(entries.c.seq)))).scalar()
+    return int(found or 0)
 
 
 async def stream_chain(session: AsyncSession, *, batch: int = 5000) -> AsyncIterator[ChainRow]:

@@ -1,0 +1,66 @@
+"""What audit's routes share: the runtime, the tree-head key, error docs, and auditing a query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
+from services.audit.tree_head import TreeSigner
+from services.common.auth import Caller
+from services.common.outbox import enqueue
+from services.common.problems import PROBLEM, Problem
+from services.common.runtime import ServiceRuntime
+
+
+def runtime(request: Request) -> ServiceRuntime:
+    """The running service."""
+    value: ServiceRuntime = request.app.state.runtime
+    return value
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
+
+
+def tree_signer(request: Request) -> TreeSigner:
+    """The service's tree-head key, if configured."""
+    value: TreeSigner = getattr(request.app.state, "tree_signer", TreeSigner())
+    return value
+
+
+SignerDep = Annotated[TreeSigner, Depends(tree_signer)]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
+COMMON: dict[int | str, dict[str, Any]] = {
+    401: _problem("Missing, expired or forged bearer token."),
+    403: _problem("Only auditors may read the audit log."),
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **COMMON,
+    404: _problem("No such entry or tree head (yet)."),
+}
+
+
+async def record_query(
+    service: ServiceRuntime, request: Request, caller: Caller, details: dict[str, Any]
+) -> None:
+    """Audit an auditor's query as ``audit.queried``: its filters only, no personal data."""
+    async with service.unit_of_work() as uow:
+        event = AuditEvent(
+            producer="audit",
+            correlation_id=request.state.correlation_id,
+            payload=AuditEventPayload(
+                action=AuditAction.AUDIT_QUERIED,
+                actor=caller.as_actor(),
+                concern_id=details.get("concern_id"),
+                details={k: str(v) for k, v in details.items() if v is not None},
+            ),
+        )
+        await enqueue(uow.session, service.outbox, event, topic=Topic.AUDIT_EVENTS, key=None)
+        await uow.commit()
+    service.relay.wake()
