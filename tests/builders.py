@@ -84,3 +84,17 @@ def a_concern_body(**changes: Any) -> dict[str, Any]:
         else:
             body[key] = value
     return body
+
+
+def an_nhs_number() -> str:
+    """A random NHS number with a valid Modulus 11 check digit, unique enough for one run."""
+    while True:
+        digits = [int(d) for d in f"{uuid4().int % 10**9:09d}"]
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
+        if check != 10:
+            return "".join(map(str, digits)) + str(0 if check == 11 else check)
+
+
+def a_family_name() -> str:
+    """A random family name of letters only, so each test's child is a child of its own."""
+    return "Test" + "".join(chr(ord("a") + int(d)) for d in f"{uuid4().int % 10**12:012d}")

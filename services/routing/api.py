@@ -175,7 +175,8 @@ async def _own_notification(
             await enqueue_all(
                 uow_session,
                 service.outbox,
-                [_audit(request, caller, AuditAction.ACCESS_DENIED, notification_id=notification_id,
+                # With the notification, so the refusal appears in its concern's audit trail.
+                [_audit(request, caller, AuditAction.ACCESS_DENIED, notification=stored,
                         details={"path": request.url.path})],
             )  # fmt: skip
             await uow_session.commit()

@@ -13,6 +13,7 @@ from services.routing.escalation import escalation_job
 from services.routing.partnership import load_partnership
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
+from services.routing.store_children import ChildIndexSecret
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,7 +31,9 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
         versions=MIGRATIONS,
         # The stream first: /notifications/stream must not be read as a notification id.
         routers=[stream.router, api.router],
-        register_handlers=lambda runtime: handlers.register(runtime, partnership),
+        register_handlers=lambda runtime: handlers.register(
+            runtime, partnership, ChildIndexSecret(settings.child_index_key)
+        ),
     )
     app.state.partnership = partnership
     runtime = app.state.runtime

@@ -32,7 +32,7 @@ from schemas.v1.disclosure import DisclosedConcern
 from services.common.db import UnitOfWork
 from services.common.outbox import enqueue_all
 from services.common.runtime import ServiceRuntime
-from services.routing import policy, store
+from services.routing import policy, store, store_children
 from services.routing.notifications import ROUTING
 from services.routing.partnership import Partnership
 from services.routing.profiles import apply_sharing_profile
@@ -48,6 +48,7 @@ def escalation_notifications(
     partnership: Partnership,
     *,
     escalated_at: datetime,
+    child_id: UUID | None = None,
 ) -> list[NotificationRoutedPayload]:
     """The escalations of one overdue notification: to its agency and the home social care."""
     cut: dict[str, tuple[DisclosedConcern, list[str]]] = {
@@ -75,7 +76,7 @@ def escalation_notifications(
             reasons=[ESCALATION],
             policy_version=partnership.policy_version,
             acknowledge_by=deadline,
-            child_id=original.child_id,
+            child_id=child_id or original.child_id,
             concern=disclosed,
             disclosed_fields=fields,
             escalation_of=original.notification_id,
@@ -161,11 +162,17 @@ async def escalate_overdue(
         concerns = await store.find_concerns(
             uow.session, [stored.notification.concern_id for stored in overdue]
         )
+        # The child as the index knows it now: a merge may have re-pointed the concern.
+        child_ids = await store_children.find_child_ids(
+            uow.session, [stored.notification.concern_id for stored in overdue]
+        )
         for stored in overdue:
             original = stored.notification
             concern = concerns.get(original.concern_id)
-            escalations = escalation_notifications(original, concern, partnership, escalated_at=now)
-            keys = policy.child_match_keys(concern.subject) if concern else []
+            child_id = child_ids.get(original.concern_id, original.child_id)
+            escalations = escalation_notifications(
+                original, concern, partnership, escalated_at=now, child_id=child_id
+            )
             await store.add_notifications(uow.session, escalations)
             await enqueue_all(
                 uow.session,
@@ -174,7 +181,7 @@ async def escalate_overdue(
                     original,
                     escalations,
                     escalated_at=now,
-                    child_key=keys[0] if keys else str(original.concern_id),
+                    child_key=str(child_id or original.concern_id),
                 ),
             )
             made[original.notification_id] = escalations

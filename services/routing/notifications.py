@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from uuid import UUID
 
 from schemas.v1 import (
     Actor,
     AuditAction,
     AuditEvent,
     AuditEventPayload,
+    ChronologyEntry,
     ConcernReceivedPayload,
     ConcernRouted,
     ConcernRoutedPayload,
@@ -20,14 +23,17 @@ from schemas.v1 import (
     RoutedRecipient,
     Topic,
 )
+from services.routing import policy
+from services.routing.partnership import Partnership
 from services.routing.policy import RoutingDecision
 from services.routing.profiles import apply_sharing_profile
 
 ROUTING = Actor(subject="routing", agency=None, role="service")
+CUMULATIVE_CONCERN = "cumulative_concern"
 
 
 def concern_notifications(
-    received: ConcernReceivedPayload, decision: RoutingDecision
+    received: ConcernReceivedPayload, decision: RoutingDecision, *, child_id: UUID | None = None
 ) -> list[NotificationRoutedPayload]:
     """One notification per recipient, cut to its sharing profile."""
     notifications = []
@@ -47,6 +53,7 @@ def concern_notifications(
                 reasons=list(recipient.reasons),
                 policy_version=decision.policy_version,
                 acknowledge_by=recipient.acknowledge_by,
+                child_id=child_id,
                 concern=disclosure.concern,
                 disclosed_fields=disclosure.disclosed_fields,
             )
@@ -135,3 +142,79 @@ def routed_events(
         for n in notifications
     )
     return events
+
+
+def cumulative_alert(
+    received: ConcernReceivedPayload,
+    chronology: Sequence[ChronologyEntry],
+    partnership: Partnership,
+    *,
+    child_id: UUID,
+    as_of: datetime,
+) -> NotificationRoutedPayload:
+    """The cumulative-concern alert raised by a concern, for the child's home social care.
+
+    It goes there even when that agency raised the concern itself: the alert is about the
+    child's concerns taken together, which no single agency holds. The chronology is the
+    child's concerns in the window, without narratives; the triggering concern itself is cut
+    to the recipient's profile as any notification is.
+    """
+    concern = received.concern
+    agency = policy.home_childrens_social_care(concern, partnership)
+    disclosure = apply_sharing_profile(
+        concern, partnership.sharing_profiles[partnership.agency(agency).profile]
+    )
+    return NotificationRoutedPayload(
+        # Derived from the triggering concern: one concern raises at most one alert.
+        notification_id=uuid.uuid5(received.concern_id, "cumulative"),
+        concern_id=received.concern_id,
+        kind=NotificationKind.CUMULATIVE_CONCERN,
+        recipient_agency=agency,
+        source_agency=received.source_agency,
+        category=concern.category,
+        severity=concern.severity,
+        received_at=received.received_at,
+        reasons=[CUMULATIVE_CONCERN],
+        policy_version=partnership.policy_version,
+        acknowledge_by=policy.acknowledgement_deadline(
+            received.received_at, concern.severity, partnership
+        ),
+        child_id=child_id,
+        concern=disclosure.concern,
+        disclosed_fields=disclosure.disclosed_fields,
+        chronology=policy.in_window(chronology, received_at=as_of, partnership=partnership),
+    )
+
+
+def alert_events(
+    alert: NotificationRoutedPayload, *, routed_at: datetime, correlation_id: str
+) -> list[tuple[Envelope, Topic, str | None]]:
+    """The events announcing a cumulative-concern alert: the notification and its delivery."""
+    return [
+        (
+            NotificationRouted(correlation_id=correlation_id, payload=alert),
+            Topic.NOTIFICATIONS_ROUTED,
+            str(alert.child_id),
+        ),
+        (
+            AuditEvent(
+                producer="routing",
+                correlation_id=correlation_id,
+                occurred_at=routed_at,
+                payload=AuditEventPayload(
+                    action=AuditAction.NOTIFICATION_DELIVERED,
+                    actor=ROUTING,
+                    concern_id=alert.concern_id,
+                    notification_id=alert.notification_id,
+                    fields=alert.disclosed_fields,
+                    details={
+                        "recipient_agency": alert.recipient_agency,
+                        "kind": alert.kind.value,
+                        "chronology": [str(entry.concern_id) for entry in alert.chronology or []],
+                    },
+                ),
+            ),
+            Topic.AUDIT_EVENTS,
+            str(alert.concern_id),
+        ),
+    ]

@@ -6,6 +6,7 @@ No I/O and no clock: every time is passed in. A naive datetime is taken to be UT
 from __future__ import annotations
 
 import hashlib
+import hmac
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -195,26 +196,27 @@ def normalise_name(name: str) -> str:
     return "".join(char for char in decomposed if char.isalpha())
 
 
-def child_match_keys(subject: Subject) -> list[str]:
+def child_match_keys(subject: Subject, *, secret: bytes) -> list[str]:
     """Keys under which the same child is recognised across concerns and agencies.
 
     `nhs:` when the NHS number is known, `names-dob:` from the normalised given and family
     names and the date of birth whenever both names keep a letter. A child is the same child
     when any key is shared, so a concern with an NHS number also finds an earlier record without
-    one by names and date of birth. Keys are SHA-256 digests so that an index or a log line
-    holding them does not hold names or numbers in clear.
+    one by names and date of birth. Keys are HMAC-SHA256 under `secret`, not plain digests: an
+    NHS number has only about 10**9 values, so a plain hash could be reversed by trying them all,
+    while without the secret a key says nothing.
     """
     keys: list[str] = []
     if subject.nhs_number:
-        keys.append("nhs:" + _digest(subject.nhs_number))
+        keys.append("nhs:" + _digest(subject.nhs_number, secret))
     given, family = normalise_name(subject.given_name), normalise_name(subject.family_name)
     if given and family:
-        keys.append("names-dob:" + _digest(f"{given}|{family}|{subject.date_of_birth}"))
+        keys.append("names-dob:" + _digest(f"{given}|{family}|{subject.date_of_birth}", secret))
     return keys
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def _digest(text: str, secret: bytes) -> str:
+    return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
 
 
 class ChronologyItem(Protocol):

@@ -1,6 +1,6 @@
 """Routing's settings."""
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 
 from services.common.settings import ServiceSettings
 
@@ -13,4 +13,12 @@ class RoutingSettings(ServiceSettings):
         default=5.0,
         gt=0,
         description="How often overdue notifications are looked for and escalated.",
+    )
+    child_index_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key of the child index's match keys (CHILD_INDEX_KEY). Set it in production "
+            "from a secret store; when unset, routing generates one at first start and keeps "
+            "it in its own schema (local stack and tests). Changing it breaks every match."
+        ),
     )

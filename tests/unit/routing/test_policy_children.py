@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -9,12 +10,19 @@ import pytest
 
 from schemas.v1.concern import Subject
 from schemas.v1.events import ChronologyEntry
-from services.routing.policy import child_match_keys, cumulative_alert_due, normalise_name
+from services.routing import policy
+from services.routing.policy import cumulative_alert_due, normalise_name
 from tests.builders import RECEIVED, a_chronology_entry, a_concern, the_reference_partnership
+
+SECRET = b"unit-test-child-index-key"
 
 
 def a_subject(**changes: Any) -> Subject:
     return a_concern(subject=changes).subject
+
+
+def child_match_keys(subject: Subject, secret: bytes = SECRET) -> list[str]:
+    return policy.child_match_keys(subject, secret=secret)
 
 
 def test_a_child_with_an_nhs_number_has_an_nhs_key_and_a_names_key() -> None:
@@ -57,6 +65,17 @@ def test_match_keys_do_not_hold_names_or_numbers_in_clear() -> None:
     joined = " ".join(child_match_keys(a_subject()))
     assert "9434765919" not in joined
     assert "amelia" not in joined.casefold()
+
+
+def test_match_keys_depend_on_the_secret() -> None:
+    assert not set(child_match_keys(a_subject())) & set(
+        child_match_keys(a_subject(), secret=b"another-key")
+    )
+
+
+def test_an_nhs_number_key_is_not_its_plain_sha256() -> None:
+    plain = hashlib.sha256(b"9434765919").hexdigest()
+    assert child_match_keys(a_subject())[0] != "nhs:" + plain
 
 
 def due(

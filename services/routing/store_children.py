@@ -1,0 +1,230 @@
+"""Routing's child index: who each concern is about, across concerns and agencies.
+
+A child is a `children` row; `child_keys` maps each match key (policy.child_match_keys) to it and
+`child_concerns` holds the child's chronology: when, what and from whom, never a narrative.
+
+Merging: a concern whose keys name several children proves they are one child (say, an earlier
+concern without an NHS number and another with only the number, now joined by a concern with
+both). The oldest child (by created_at, then id) is kept; the others' keys and concerns are
+re-pointed to it and their rows deleted. The kept child's last_alerted_at becomes the latest of
+theirs, so concerns that already counted towards an alert do not raise another.
+
+Concurrency: the match keys are locked with transaction advisory locks (in sorted order, so two
+transactions never wait on each other crosswise) before they are looked up, so two processes
+cannot each create the same child; the child's row is then locked FOR UPDATE so its chronology
+and alert state are read and written by one transaction at a time.
+
+The HMAC key of the match keys: the `child_index_key` setting when set (production, from a
+secret store). When unset, the first routing process to need it generates 32 random bytes and
+stores them in `routing.secrets`; every process then reads that row, so all share one key. This
+keeps the key out of the repository and out of any literal, but a dump of routing's schema then
+holds the key beside the index: acceptable for the local stack and tests only.
+"""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from pydantic import SecretStr
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from schemas.v1 import ConcernReceivedPayload
+from schemas.v1.events import ChronologyEntry
+from services.routing.store import SCHEMA, metadata
+
+INDEX_KEY_NAME = "child-index-key"
+# The first half of the two-integer advisory lock ids this module takes ("CHLD").
+LOCK_SPACE = 0x43484C44
+
+children = Table(
+    "children",
+    metadata,
+    Column("child_id", Uuid, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_alerted_at", DateTime(timezone=True), nullable=True),
+)
+
+child_keys = Table(
+    "child_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("child_id", Uuid, ForeignKey(f"{SCHEMA}.children.child_id"), nullable=False),
+)
+
+child_concerns = Table(
+    "child_concerns",
+    metadata,
+    Column("concern_id", Uuid, primary_key=True),
+    Column("child_id", Uuid, ForeignKey(f"{SCHEMA}.children.child_id"), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("category", String(50), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("source_agency", String(100), nullable=False),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
+class ChildIndexSecret:
+    """The HMAC key of the child index: configured, or generated once and kept in the schema."""
+
+    def __init__(self, configured: SecretStr | None) -> None:
+        self._value = configured.get_secret_value().encode() if configured else None
+
+    async def value(self, sessions: async_sessionmaker[AsyncSession]) -> bytes:
+        """The key; loaded (or generated) in a transaction of its own, then kept in memory."""
+        if self._value is None:
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    pg_insert(secrets)
+                    .values(name=INDEX_KEY_NAME, value=random_secrets.token_bytes(32))
+                    .on_conflict_do_nothing()
+                )
+                stored = await session.scalar(
+                    select(secrets.c.value).where(secrets.c.name == INDEX_KEY_NAME)
+                )
+            assert stored is not None
+            self._value = bytes(stored)
+        return self._value
+
+
+@dataclass(frozen=True)
+class IndexedChild:
+    """The child a concern is about, locked for this transaction, with its alert state."""
+
+    child_id: UUID
+    last_alerted_at: datetime | None
+
+
+async def record_concern(
+    session: AsyncSession, *, keys: Sequence[str], received: ConcernReceivedPayload, now: datetime
+) -> IndexedChild:
+    """Find (or create, or merge into one) the child with these keys and add the concern to it."""
+    for key in sorted(set(keys)):
+        await session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, func.hashtext(key))))
+    found: list[UUID] = []
+    if keys:
+        found = list(
+            (
+                await session.execute(
+                    select(children.c.child_id)
+                    .join(child_keys, child_keys.c.child_id == children.c.child_id)
+                    .where(child_keys.c.key.in_(set(keys)))
+                    .group_by(children.c.child_id, children.c.created_at)
+                    .order_by(children.c.created_at, children.c.child_id)
+                )
+            ).scalars()
+        )
+    if found:
+        child_id = found[0]
+        await _merge_children(session, into=child_id, others=list(found[1:]))
+    else:
+        child_id = uuid4()
+        await session.execute(children.insert().values(child_id=child_id, created_at=now))
+    if keys:
+        await session.execute(
+            pg_insert(child_keys)
+            .values([{"key": key, "child_id": child_id} for key in sorted(set(keys))])
+            .on_conflict_do_nothing()
+        )
+    last_alerted_at = await session.scalar(
+        select(children.c.last_alerted_at).where(children.c.child_id == child_id).with_for_update()
+    )
+    concern = received.concern
+    await session.execute(
+        pg_insert(child_concerns)
+        .values(
+            concern_id=received.concern_id,
+            child_id=child_id,
+            received_at=received.received_at,
+            occurred_at=concern.occurred_at,
+            category=concern.category.value,
+            severity=concern.severity.value,
+            source_agency=received.source_agency,
+        )
+        .on_conflict_do_nothing()
+    )
+    return IndexedChild(child_id=child_id, last_alerted_at=last_alerted_at)
+
+
+async def _merge_children(session: AsyncSession, *, into: UUID, others: list[UUID]) -> None:
+    if not others:
+        return
+    latest = await session.scalar(
+        select(func.max(children.c.last_alerted_at)).where(children.c.child_id.in_([into, *others]))
+    )
+    await session.execute(
+        update(child_keys).where(child_keys.c.child_id.in_(others)).values(child_id=into)
+    )
+    await session.execute(
+        update(child_concerns).where(child_concerns.c.child_id.in_(others)).values(child_id=into)
+    )
+    await session.execute(delete(children).where(children.c.child_id.in_(others)))
+    await session.execute(
+        update(children).where(children.c.child_id == into).values(last_alerted_at=latest)
+    )
+
+
+async def find_chronology(session: AsyncSession, child_id: UUID) -> list[ChronologyEntry]:
+    """The child's concerns, oldest first: when, what and from whom."""
+    rows = await session.execute(
+        select(child_concerns)
+        .where(child_concerns.c.child_id == child_id)
+        .order_by(child_concerns.c.received_at, child_concerns.c.concern_id)
+    )
+    return [
+        ChronologyEntry(
+            concern_id=row.concern_id,
+            received_at=row.received_at,
+            occurred_at=row.occurred_at,
+            category=row.category,
+            severity=row.severity,
+            source_agency=row.source_agency,
+        )
+        for row in rows
+    ]
+
+
+async def mark_alerted(session: AsyncSession, child_id: UUID, *, at: datetime) -> None:
+    """Record that an alert was raised for the child by the concern received at `at`."""
+    await session.execute(
+        update(children).where(children.c.child_id == child_id).values(last_alerted_at=at)
+    )
+
+
+async def find_child_ids(session: AsyncSession, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The child each of these concerns is about, by concern id (merges followed)."""
+    if not concern_ids:
+        return {}
+    rows = await session.execute(
+        select(child_concerns.c.concern_id, child_concerns.c.child_id).where(
+            child_concerns.c.concern_id.in_(set(concern_ids))
+        )
+    )
+    return {row.concern_id: row.child_id for row in rows}
