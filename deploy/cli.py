@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from deploy.local.stack import LocalStack
 
-SERVICE_NAMES = ("intake", "routing", "audit")
+SERVICE_NAMES = ("intake", "routing", "audit", "web")
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
@@ -67,28 +67,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one service in the foreground."""
     import uvicorn
 
-    app = _build_service(args.service, args.port)
-    settings = app.state.runtime.settings
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    app, host, port = _build_service(args.service, args.port)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0
 
 
-def _build_service(name: str, port: int | None) -> FastAPI:
+def _build_service(name: str, port: int | None) -> tuple[FastAPI, str, int]:
     overrides: dict[str, Any] = {"port": port} if port else {}
     if name == "intake":
         from services.intake.app import build_app as build_intake
         from services.intake.settings import IntakeSettings
 
-        return build_intake(IntakeSettings(**overrides))
+        intake = IntakeSettings(**overrides)
+        return build_intake(intake), intake.host, intake.port
     if name == "routing":
         from services.routing.app import build_app as build_routing
         from services.routing.settings import RoutingSettings
 
-        return build_routing(RoutingSettings(**overrides))
-    from services.audit.app import build_app as build_audit
-    from services.audit.settings import AuditSettings
+        routing = RoutingSettings(**overrides)
+        return build_routing(routing), routing.host, routing.port
+    if name == "audit":
+        from services.audit.app import build_app as build_audit
+        from services.audit.settings import AuditSettings
 
-    return build_audit(AuditSettings(**overrides))
+        audit = AuditSettings(**overrides)
+        return build_audit(audit), audit.host, audit.port
+    from services.web.app import build_app as build_web
+    from services.web.settings import WebSettings
+
+    web = WebSettings(**overrides)
+    return build_web(web), web.host, web.port
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import StartupError, pid_of, start_daemon, stop_process, wait_until
 from services.common.auth import load_or_create_key_pair, public_path
 
-SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003}
+SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003, "web": 8004}
 
 
 def from_environment(home: Path | None = None) -> LocalStack:
@@ -187,6 +187,7 @@ class LocalStack:
     def _write_env(self, env: dict[str, str]) -> None:
         keys = [
             *("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "ROUTING_URL", "AUDIT_URL"),
+            "WEB_URL",
             *("JWT_PUBLIC_KEY_PATH", "JWT_SIGNING_KEY_PATH", "AUDIT_SIGNING_KEY_PATH"),
         ]
         descriptor = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

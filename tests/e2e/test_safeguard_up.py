@@ -31,7 +31,7 @@ def safeguard(*args: str, env: dict[str, str], timeout: float = 300) -> str:
 
 
 def test_up_serves_the_whole_path_and_down_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "POSTGRES")}
+    ports = {name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "POSTGRES")}
     kafka_port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
@@ -86,8 +86,11 @@ def test_up_serves_the_whole_path_and_down_stops_everything(tmp_path: Path) -> N
         auditor = {"Authorization": f"Bearer {token('nm-csc', 'auditor', 'ig-lead')}"}
         verified = httpx.get(f"{stack_env['AUDIT_URL']}/v1/audit/verify", headers=auditor).json()
         assert verified["ok"] is True
-        for url in (stack_env["INTAKE_URL"], stack_env["ROUTING_URL"], stack_env["AUDIT_URL"]):
-            assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+        for name in ("INTAKE", "ROUTING", "AUDIT", "WEB"):
+            assert httpx.get(f"{stack_env[name + '_URL']}/readyz").json()["status"] == "ready"
+        login = httpx.get(f"{stack_env['WEB_URL']}/login")
+        assert login.status_code == 200
+        assert "nm-csc" in login.text
     finally:
         safeguard("down", env=env)
     for port in (*ports.values(), kafka_port):

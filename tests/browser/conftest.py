@@ -1,0 +1,150 @@
+"""Browser-test fixtures: intake, routing, audit and web on real ports, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from services.common.auth import public_path
+from tests.infrastructure import free_port
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+HOW_TO_GET_CHROMIUM = (
+    f"Browser tests need Chromium at {CHROMIUM} and the Python package playwright. "
+    "Install them with: apt-get update && apt-get install -y chromium; "
+    ".venv/bin/pip install playwright axe-playwright-python "
+    "(do not run `playwright install`: the tests drive Debian's Chromium). "
+    "CHROMIUM_PATH points at another build."
+)
+
+
+@dataclass
+class Running:
+    """A uvicorn server on a thread of its own."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+
+def serve(app: Any, name: str) -> Running:
+    """Start app on a free port in a thread, returning once it accepts connections."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on", timeout_graceful_shutdown=3)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{name}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start on port {port}")
+        time.sleep(0.05)
+    return Running(server=server, thread=thread, url=f"http://127.0.0.1:{port}")
+
+
+def stop(running: Running) -> None:
+    """Ask a server to stop and wait for its thread."""
+    running.server.should_exit = True
+    running.thread.join(timeout=15)
+
+
+@dataclass
+class Stack:
+    """The four processes' base URLs."""
+
+    intake: str
+    routing: str
+    audit: str
+    web: str
+
+
+@pytest.fixture(scope="session")
+def stack(
+    service_environment: dict[str, str], signing_key_path: Path, audit_key_path: Path
+) -> Iterator[Stack]:
+    """Intake, routing, audit and the web pages, each on a real port (a browser needs one)."""
+    from services.audit.app import build_app as build_audit
+    from services.audit.settings import AuditSettings
+    from services.intake.app import build_app as build_intake
+    from services.intake.settings import IntakeSettings
+    from services.routing.app import build_app as build_routing
+    from services.routing.settings import RoutingSettings
+    from services.web.app import build_app as build_web
+    from services.web.settings import WebSettings
+
+    started: list[Running] = []
+    try:
+        for name, app in (
+            ("intake", build_intake(IntakeSettings(**service_environment))),
+            ("routing", build_routing(RoutingSettings(**service_environment))),
+            ("audit", build_audit(AuditSettings(**service_environment,
+                                                audit_signing_key_path=audit_key_path))),
+        ):  # fmt: skip
+            started.append(serve(app, name))
+        intake, routing, audit = (s.url for s in started)
+        web_settings = WebSettings(
+            routing_url=routing,
+            audit_url=audit,
+            jwt_public_key_path=public_path(signing_key_path),
+            jwt_signing_key_path=signing_key_path,
+        )
+        started.append(serve(build_web(web_settings), "web"))
+        yield Stack(intake=intake, routing=routing, audit=audit, web=started[-1].url)
+    finally:
+        for running in reversed(started):
+            stop(running)
+
+
+def chromium_installed() -> bool:
+    """Whether the Chromium the tests drive is there."""
+    return CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright; a missing browser fails with instructions."""
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        pytest.fail(HOW_TO_GET_CHROMIUM, pytrace=False)
+    if not chromium_installed():
+        pytest.fail(HOW_TO_GET_CHROMIUM, pytrace=False)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                    args=CHROMIUM_ARGS)  # fmt: skip
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where page screenshots go (test-output/screenshots, gitignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def intake_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the running intake, as an agency system would post."""
+    async with httpx.AsyncClient(base_url=stack.intake, timeout=30) as client:
+        yield client
