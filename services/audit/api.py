@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from schemas.v1 import AuditAction
 from services.audit import store, store_tree
 from services.audit.api_export import export_response
 from services.audit.chain import verify_chain
-from services.audit.deps import COMMON, NOT_FOUND, RuntimeDep, SignerDep, record_query
+from services.audit.deps import COMMON, NOT_FOUND, FiltersDep, RuntimeDep, SignerDep, record_query
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash
 from services.audit.proofs import (
     ConsistencyProof,
@@ -48,25 +46,12 @@ async def audit_events(
     caller: CallerDep,
     service: RuntimeDep,
     request: Request,
-    concern_id: UUID | None = None,
-    actor: str | None = None,
-    agency: str | None = None,
-    action: AuditAction | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[int, Query(ge=0)] = 0,
 ) -> AuditPage:
     """Audit entries matching every filter, oldest first; the query itself is audited."""
     require_role(caller, Role.AUDITOR)
-    filters: dict[str, Any] = {
-        "concern_id": concern_id,
-        "actor": actor,
-        "agency": agency,
-        "action": action.value if action else None,
-        "since": since,
-        "until": until,
-    }
     await record_query(service, request, caller, {"query": "events", **filters})
     async with service.unit_of_work() as uow:
         found = await store.find_entries(uow.session, limit=limit + 1, after_seq=cursor, **filters)

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from schemas.v1 import AuditAction
 from services.audit import store
-from services.audit.deps import COMMON, RuntimeDep, record_query
+from services.audit.deps import COMMON, FiltersDep, RuntimeDep, record_query
 from services.audit.views import ExportFormat, csv_text, json_items
 from services.common.auth import CallerDep, Role, require_role
 from services.common.runtime import ServiceRuntime
@@ -70,23 +68,10 @@ async def export_entries(
     caller: CallerDep,
     service: RuntimeDep,
     request: Request,
+    filters: FiltersDep,
     format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
-    concern_id: UUID | None = None,
-    actor: str | None = None,
-    agency: str | None = None,
-    action: AuditAction | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
 ) -> StreamingResponse:
     """Every entry matching the filters of /events, with no page limit; the export is audited."""
     require_role(caller, Role.AUDITOR)
-    filters: dict[str, Any] = {
-        "concern_id": concern_id,
-        "actor": actor,
-        "agency": agency,
-        "action": action.value if action else None,
-        "since": since,
-        "until": until,
-    }
     await record_query(service, request, caller, {"query": "export", "format": format_, **filters})
     return export_response(service, format_, filters, "audit-export")

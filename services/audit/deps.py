@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 
@@ -30,6 +32,28 @@ def tree_signer(request: Request) -> TreeSigner:
 
 
 SignerDep = Annotated[TreeSigner, Depends(tree_signer)]
+
+
+def event_filters(
+    concern_id: UUID | None = None,
+    actor: str | None = None,
+    agency: str | None = None,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """The filters /events and /export share, as store.find_entries takes them."""
+    return {
+        "concern_id": concern_id,
+        "actor": actor,
+        "agency": agency,
+        "action": action.value if action else None,
+        "since": since,
+        "until": until,
+    }
+
+
+FiltersDep = Annotated[dict[str, Any], Depends(event_filters)]
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from services.common.db import UnitOfWork
 from services.common.outbox import enqueue_all
 from services.common.runtime import ServiceRuntime
 from services.routing import policy, store, store_children
-from services.routing.notifications import ROUTING
+from services.routing.notifications import ROUTING, delivery_audit
 from services.routing.partnership import Partnership
 from services.routing.profiles import apply_sharing_profile
 
@@ -115,17 +115,7 @@ def escalation_events(
                 ],
             },
         )
-    ] + [
-        AuditEventPayload(
-            action=AuditAction.NOTIFICATION_DELIVERED,
-            actor=ROUTING,
-            concern_id=n.concern_id,
-            notification_id=n.notification_id,
-            fields=n.disclosed_fields,
-            details={"recipient_agency": n.recipient_agency, "kind": n.kind.value},
-        )
-        for n in escalations
-    ]
+    ] + [delivery_audit(n) for n in escalations]
     events.extend(
         (
             AuditEvent(

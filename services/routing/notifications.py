@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import JsonValue
+
 from schemas.v1 import (
     Actor,
     AuditAction,
@@ -29,6 +31,20 @@ from services.routing.policy import RoutingDecision
 from services.routing.profiles import apply_sharing_profile
 
 ROUTING = Actor(subject="routing", agency=None, role="service")
+
+
+def delivery_audit(n: NotificationRoutedPayload, **details: JsonValue) -> AuditEventPayload:
+    """The audit record that a notification, with these fields, went to its agency."""
+    return AuditEventPayload(
+        action=AuditAction.NOTIFICATION_DELIVERED,
+        actor=ROUTING,
+        concern_id=n.concern_id,
+        notification_id=n.notification_id,
+        fields=n.disclosed_fields,
+        details={"recipient_agency": n.recipient_agency, "kind": n.kind.value, **details},
+    )
+
+
 CUMULATIVE_CONCERN = "cumulative_concern"
 
 
@@ -127,14 +143,7 @@ def routed_events(
                 producer="routing",
                 correlation_id=correlation_id,
                 occurred_at=routed_at,
-                payload=AuditEventPayload(
-                    action=AuditAction.NOTIFICATION_DELIVERED,
-                    actor=ROUTING,
-                    concern_id=received.concern_id,
-                    notification_id=n.notification_id,
-                    fields=n.disclosed_fields,
-                    details={"recipient_agency": n.recipient_agency, "kind": n.kind.value},
-                ),
+                payload=delivery_audit(n),
             ),
             Topic.AUDIT_EVENTS,
             concern_key,
@@ -201,17 +210,9 @@ def alert_events(
                 producer="routing",
                 correlation_id=correlation_id,
                 occurred_at=routed_at,
-                payload=AuditEventPayload(
-                    action=AuditAction.NOTIFICATION_DELIVERED,
-                    actor=ROUTING,
-                    concern_id=alert.concern_id,
-                    notification_id=alert.notification_id,
-                    fields=alert.disclosed_fields,
-                    details={
-                        "recipient_agency": alert.recipient_agency,
-                        "kind": alert.kind.value,
-                        "chronology": [str(entry.concern_id) for entry in alert.chronology or []],
-                    },
+                payload=delivery_audit(
+                    alert,
+                    chronology=[str(entry.concern_id) for entry in alert.chronology or []],
                 ),
             ),
             Topic.AUDIT_EVENTS,
