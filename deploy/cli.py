@@ -103,7 +103,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     """Print a signed bearer token (on the last line) for an agency, role and subject."""
     from datetime import timedelta
 
-    from services.common.auth import Role, load_or_create_key_pair, mint_token
+    from services.common.auth import Role, mint_token
+    from services.common.keys import load_or_create_signing_key
     from services.common.settings import ServiceSettings
 
     key_path = (
@@ -116,7 +117,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         return 1
     defaults = ServiceSettings.model_fields
     token = mint_token(
-        load_or_create_key_pair(key_path),
+        load_or_create_signing_key(key_path),
         agency=args.agency,
         role=Role(args.role),
         subject=args.subject,
@@ -130,11 +131,11 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """Make the token signing and audit tree-head key pairs in a folder (private halves 0600)."""
-    from services.common.auth import load_or_create_key_pair
+    from services.common.keys import load_or_create_signing_key
 
     folder = Path(args.directory)
     for name in ("token-signing.pem", "audit-tree-head.pem"):
-        load_or_create_key_pair(folder / name)
+        load_or_create_signing_key(folder / name)
         print(folder / name)
     return 0
 

@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services.common.auth import Role, load_or_create_key_pair, mint_token, public_path
+from services.common.auth import Role, mint_token
+from services.common.keys import load_or_create_signing_key, public_key_path
 from tests.infrastructure import Infrastructure, test_infrastructure
 
 ISSUER = "safeguarding-exchange-local"
@@ -33,7 +34,7 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
 def signing_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A token signing key for the run (0600), with its public half beside it."""
     path = tmp_path_factory.mktemp("keys") / "token-signing.pem"
-    load_or_create_key_pair(path)
+    load_or_create_signing_key(path)
     return path
 
 
@@ -41,14 +42,14 @@ def signing_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def audit_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The key that signs the run's audit tree heads (0600)."""
     path = tmp_path_factory.mktemp("audit-key") / "audit-tree-head.pem"
-    load_or_create_key_pair(path)
+    load_or_create_signing_key(path)
     return path
 
 
 @pytest.fixture(scope="session")
 def signing_key(signing_key_path: Path) -> Ed25519PrivateKey:
     """The private half of the run's token signing key."""
-    return load_or_create_key_pair(signing_key_path)
+    return load_or_create_signing_key(signing_key_path)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +69,7 @@ def service_environment(infrastructure: Infrastructure, signing_key_path: Path) 
     return {
         "database_url": infrastructure.database_url,
         "kafka_bootstrap_servers": infrastructure.kafka_bootstrap_servers,
-        "jwt_public_key_path": str(public_path(signing_key_path)),
+        "jwt_public_key_path": str(public_key_path(signing_key_path)),
     }
 
 

@@ -14,7 +14,7 @@ import httpx
 from deploy.local.kafka import LocalKafka
 from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import StartupError, pid_of, start_daemon, stop_process, wait_until
-from services.common.auth import load_or_create_key_pair, public_path
+from services.common.keys import load_or_create_signing_key, public_key_path
 
 SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003, "web": 8004}
 
@@ -78,7 +78,7 @@ class LocalStack:
             "DATABASE_URL": os.environ.get("DATABASE_URL") or self.postgres.url(),
             "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
             or self.kafka.bootstrap_servers,
-            "JWT_PUBLIC_KEY_PATH": str(public_path(self.signing_key)),
+            "JWT_PUBLIC_KEY_PATH": str(public_key_path(self.signing_key)),
             "JWT_SIGNING_KEY_PATH": str(self.signing_key),
             "AUDIT_SIGNING_KEY_PATH": str(self.audit_key),
             **{f"{name.upper()}_URL": self.url(name) for name in self.ports},
@@ -93,8 +93,8 @@ class LocalStack:
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         say("[1/5] keys")
-        load_or_create_key_pair(self.signing_key)
-        load_or_create_key_pair(self.audit_key)
+        load_or_create_signing_key(self.signing_key)
+        load_or_create_signing_key(self.audit_key)
         if os.environ.get("DATABASE_URL"):
             say("[2/5] PostgreSQL: using DATABASE_URL")
         else:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.audit.merkle import HASH_SIZE
+from services.common.keys import load_signing_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_UINT64 = 2**64 - 1
@@ -97,75 +96,6 @@ def verify_tree_head(public_key: Ed25519PublicKey, sth: SignedTreeHead) -> bool:
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
-
-
-def public_key_path(private_key_path: Path) -> Path:
-    """Where the PEM public key sits: the private key's name with ``.pub`` appended."""
-    return private_key_path.with_name(private_key_path.name + ".pub")
-
-
-def _write_new(path: Path, content: bytes, mode: int) -> None:
-    """Write a file that did not exist, created with ``mode`` so it is never wider."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_public_key(private_key: Ed25519PrivateKey, path: Path) -> None:
-    pem = private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    target = public_key_path(path)
-    staging = target.with_name(f".{target.name}.{secrets.token_hex(8)}")
-    _write_new(staging, pem, 0o644)
-    os.replace(staging, target)
-
-
-def load_or_create_signing_key(path: Path) -> Ed25519PrivateKey:
-    """Load the Ed25519 key at ``path``, or create it (mode 0600) and its ``.pub`` beside it."""
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        # Write aside then hard-link into place: the key appears whole or not at all, and a
-        # process racing us to create it keeps whichever key linked first.
-        staging = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        _write_new(staging, pem, 0o600)
-        try:
-            os.link(staging, path)
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
-    key = _read_private_key(path)
-    if not public_key_path(path).exists():
-        _write_public_key(key, path)
-    return key
-
-
-def _read_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise TypeError(f"{path} does not hold an Ed25519 private key")
-    return key
-
-
-def load_signing_key(path: Path) -> Ed25519PrivateKey:
-    """The key at ``path`` whichever helper wrote it; only created (with ``.pub``) if absent.
-
-    An existing key is read and nothing is written beside it: its public half is derived from it,
-    so it does not matter whether its ``.pub`` sits at ``name.pub`` or ``name.pem.pub``.
-    """
-    if path.exists():
-        return _read_private_key(path)
-    return load_or_create_signing_key(path)
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict
 
@@ -101,37 +99,6 @@ def mint_token(
         "jti": str(uuid.uuid4()),
     }
     return jwt.encode(claims, private_key, algorithm="EdDSA")
-
-
-def load_or_create_key_pair(private_path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 signing key at private_path (0600), made with its .pub beside it if absent."""
-    if private_path.exists():
-        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{private_path} is not an Ed25519 private key")
-        return key
-    private_path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    public: Ed25519PublicKey = key.public_key()
-    public_path(private_path).write_bytes(
-        public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return key
-
-
-def public_path(private_path: Path) -> Path:
-    """Where the public half of a key file lives."""
-    return private_path.with_suffix(".pub")
 
 
 def _bearer(request: Request) -> str:

@@ -11,8 +11,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.common.auth import load_or_create_key_pair
 from services.common.http import health_router, install_middleware
+from services.common.keys import load_or_create_signing_key
 from services.common.logging import configure_logging
 from services.routing.partnership import load_partnership
 from services.web.context import HERE, WebContext, make_templates, web
@@ -37,7 +37,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     configure_logging("web", settings.log_level)
     signing_key = (
-        load_or_create_key_pair(settings.jwt_signing_key_path)
+        load_or_create_signing_key(settings.jwt_signing_key_path)
         if settings.jwt_signing_key_path
         else None
     )

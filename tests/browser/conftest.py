@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
-from services.common.auth import public_path
+from services.common.keys import public_key_path
 from tests.infrastructure import free_port
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -105,7 +105,7 @@ def stack(
         web_settings = WebSettings(
             routing_url=routing,
             audit_url=audit,
-            jwt_public_key_path=public_path(signing_key_path),
+            jwt_public_key_path=public_key_path(signing_key_path),
             jwt_signing_key_path=signing_key_path,
         )
         started.append(serve(build_web(web_settings), "web"))

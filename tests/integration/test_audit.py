@@ -26,8 +26,8 @@ from services.audit.proofs import (
     check_consistency,
     check_inclusion,
 )
-from services.audit.tree_head import load_signing_key
 from services.common.db import async_url
+from services.common.keys import load_signing_key
 from tests.conftest import Services
 from tests.infrastructure import Infrastructure
 from tests.polling import eventually

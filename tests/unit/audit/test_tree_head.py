@@ -17,12 +17,11 @@ from services.audit.merkle import leaf_hash, root_hash
 from services.audit.tree_head import (
     SignedTreeHead,
     key_id,
-    load_or_create_signing_key,
-    public_key_path,
     sign_tree_head,
     tree_head_bytes,
     verify_tree_head,
 )
+from services.common.keys import load_or_create_signing_key, public_key_path
 
 ROOT = root_hash([leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")])
 SIGNED_AT = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
@@ -105,10 +104,10 @@ def test_new_signing_key_is_owner_only_with_public_key_beside_it(tmp_path: Path)
     public = serialization.load_pem_public_key(public_key_path(path).read_bytes())
     assert isinstance(public, Ed25519PublicKey)
     assert key_id(public) == key_id(key.public_key())
-    assert public_key_path(path) == tmp_path / "keys" / "audit-signing.pem.pub"
+    assert public_key_path(path) == tmp_path / "keys" / "audit-signing.pub"
     assert sorted(p.name for p in path.parent.iterdir()) == [
         "audit-signing.pem",
-        "audit-signing.pem.pub",
+        "audit-signing.pub",
     ]
 
 
