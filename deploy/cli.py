@@ -174,9 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
 
     from deploy import cli_audit, cli_policy
+    from deploy.bench import cli as cli_bench
 
     cli_policy.register(commands)
     cli_audit.register(commands)
+    cli_bench.register(commands)
 
     keys = commands.add_parser("keys", help=cmd_keys.__doc__)
     keys.add_argument("directory")

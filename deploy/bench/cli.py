@@ -1,0 +1,215 @@
+"""`safeguard bench`: measure the running local stack end to end, and its raw baselines.
+
+Figures are printed as they come; the last line is one JSON object (see `FIGURES`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy.bench import audit, baselines
+from deploy.bench.load import concern_bodies
+from deploy.bench.pipeline import PipelineResult, run_pipeline
+from deploy.bench.report import Latencies, save_picture, say, summary_line
+
+NEEDED = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "JWT_SIGNING_KEY_PATH")
+PICTURE = Path("test-output/bench/latency.png")
+SOURCE_AGENCY = "nm-hospital-ed"
+
+
+class StackNotUp(Exception):
+    """The local stack is not running, or its settings cannot be found."""
+
+
+def read_stack_env(home: Path | None = None) -> dict[str, str]:
+    """The running stack's settings from .safeguard/stack.env; StackNotUp if it is not up."""
+    from deploy.local.stack import default_home
+
+    path = (home or default_home()) / "stack.env"
+    if not path.exists():
+        raise StackNotUp(f"No {path}: start the stack with `safeguard up` first.")
+    env = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line.strip())
+    missing = [key for key in NEEDED if key not in env]
+    if missing:
+        raise StackNotUp(f"{path} lacks {', '.join(missing)}: run `safeguard up` again.")
+    for name in ("INTAKE_URL", "ROUTING_URL", "AUDIT_URL"):
+        if name not in env:
+            continue
+        try:
+            ready = httpx.get(f"{env[name]}/readyz", timeout=3).status_code == 200
+        except httpx.HTTPError:
+            ready = False
+        if not ready:
+            raise StackNotUp(f"{name} {env[name]} is not ready: is the stack up (`safeguard up`)?")
+    return env
+
+
+def agency_token(env: dict[str, str]) -> str:
+    """A bearer token of the agency system that posts the concerns (`safeguard token`)."""
+    import os
+    import subprocess
+
+    minted = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "token", "--agency", SOURCE_AGENCY,
+         "--role", "agency_system", "--subject", "bench", "--minutes", "120"],
+        env={**os.environ, "JWT_SIGNING_KEY_PATH": env["JWT_SIGNING_KEY_PATH"]},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if minted.returncode != 0:
+        raise StackNotUp(f"Could not mint a token: {minted.stderr.strip()}")
+    return minted.stdout.strip().splitlines()[-1]
+
+
+async def bench(
+    env: dict[str, str], token: str, *, count: int, rate: float, picture: Path
+) -> dict[str, Any]:
+    """Run everything; the figures of the summary line."""
+    dsn = audit.asyncpg_dsn(env["DATABASE_URL"])
+    servers = env["KAFKA_BOOTSTRAP_SERVERS"]
+    say(f"End to end: {count} concerns to {env['INTAKE_URL']} at {rate:g}/s (open loop)")
+    after_seq = await audit.last_seq(dsn)
+    pipeline = await run_pipeline(
+        intake_url=env["INTAKE_URL"], bootstrap_servers=servers, token=token,
+        count=count, rate=rate,
+    )  # fmt: skip
+    say("Waiting for audit to settle...")
+    audited = await audit.settle(dsn, after_seq)
+    audit_per_s = audited.per_s(pipeline.started)
+
+    say(f"Baseline: raw aiokafka pass-through, {count} records, fan-out {pipeline.fan_out:.2f}")
+    raw_kafka = await baselines.raw_kafka_concerns_per_s(
+        servers, count=count, in_size=pipeline.received_size,
+        out_size=pipeline.notification_size, fan_out=pipeline.fan_out,
+    )  # fmt: skip
+    say(f"Baseline: raw asyncpg COPY of the run's {audited.entries} audit rows")
+    raw_copy = await audit.raw_copy_rows_per_s(dsn, audited.rows)
+    say(f"Baseline: bare FastAPI endpoint on uvicorn, {count} posts at {rate:g}/s")
+    bare = await baselines.bare_http(concern_bodies(count, seed=7), rate=rate)
+    bare_client = Latencies("bare POST (client, open loop)")
+    bare_client.record_all(bare.client_latencies())
+    bare_per_s = bare.accepted_per_s()
+
+    figures = _figures(pipeline, audited.entries, audit_per_s, raw_kafka, raw_copy, bare_per_s)
+    figures |= {"offered_rate": rate, "bare_http_p99_ms": round(bare_client.ms(99), 2)}
+    _print(pipeline, bare_client, figures)
+    shown = save_picture([pipeline.end_to_end, pipeline.intake_client, bare_client], picture)
+    say(f"Latency picture: {shown.resolve()}")
+    return figures
+
+
+def _ratio(value: float, baseline: float) -> float:
+    return round(value / baseline, 4) if baseline > 0 else 0.0
+
+
+def _figures(
+    p: PipelineResult, entries: int, audit_per_s: float, raw_kafka: float, raw_copy: float,
+    bare_per_s: float,
+) -> dict[str, Any]:  # fmt: skip
+    e2e = p.end_to_end
+    return {
+        "concerns": p.posted,
+        "accepted": p.accepted,
+        "routed": p.routed,
+        "failed": sum(p.failures.values()),
+        "notifications": p.notifications,
+        "audit_entries": entries,
+        "concerns_per_s": round(p.concerns_per_s, 2),
+        "p50_ms": round(e2e.ms(50), 2),
+        "p90_ms": round(e2e.ms(90), 2),
+        "p99_ms": round(e2e.ms(99), 2),
+        "p999_ms": round(e2e.ms(99.9), 2),
+        "max_ms": round(e2e.ms(100), 2),
+        "intake_p99_ms": round(p.intake_client.ms(99), 2),
+        "audit_entries_per_s": round(audit_per_s, 2),
+        "intake_accepted_per_s": round(p.intake_accepted_per_s, 2),
+        "raw_kafka_concerns_per_s": round(raw_kafka, 2),
+        "raw_copy_rows_per_s": round(raw_copy, 2),
+        "bare_http_accepted_per_s": round(bare_per_s, 2),
+        "ratio_pipeline_vs_raw_kafka": _ratio(p.concerns_per_s, raw_kafka),
+        "ratio_audit_vs_raw_copy": _ratio(audit_per_s, raw_copy),
+        "ratio_intake_vs_bare_http": _ratio(p.intake_accepted_per_s, bare_per_s),
+    }
+
+
+def _print(p: PipelineResult, bare_client: Latencies, f: dict[str, Any]) -> None:
+    say()
+    say(f"Posted {p.posted}, accepted {p.accepted}, routed {p.routed} "
+        f"({p.notifications} notifications, fan-out {p.fan_out:.2f}), "
+        f"audit entries {f['audit_entries']}")  # fmt: skip
+    if p.failures:
+        say(f"Failed posts by status: {p.failures}")
+    say("Latency (ms):")
+    for latencies in (p.end_to_end, p.intake_client, bare_client):
+        say("  " + latencies.line())
+    say("Throughput (per second):                     measured      baseline   ratio")
+    rows = (
+        ("pipeline concerns  / raw aiokafka", "concerns_per_s", "raw_kafka_concerns_per_s",
+         "ratio_pipeline_vs_raw_kafka"),
+        ("audit entries      / raw COPY", "audit_entries_per_s", "raw_copy_rows_per_s",
+         "ratio_audit_vs_raw_copy"),
+        ("intake accepted    / bare endpoint", "intake_accepted_per_s", "bare_http_accepted_per_s",
+         "ratio_intake_vs_bare_http"),
+    )  # fmt: skip
+    for label, measured, baseline, ratio in rows:
+        say(f"  {label:<40} {f[measured]:>10.1f}  {f[baseline]:>12.1f}   {f[ratio]:.3f}")
+    say("  (the pipeline and intake run at the offered rate: a ratio near rate/baseline means")
+    say("   the stack kept up; raise --rate to find its ceiling)")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmark the running local stack end to end against raw baselines."""
+    try:
+        env = read_stack_env()
+        token = agency_token(env)
+    except StackNotUp as error:
+        print(f"safeguard bench: {error}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    figures = asyncio.run(
+        bench(env, token, count=args.concerns, rate=args.rate, picture=args.picture)
+    )
+    say(f"Done in {time.monotonic() - started:.0f} s")
+    say(summary_line(figures))
+    return 0 if figures["routed"] == figures["concerns"] else 2
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return value
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `bench`."""
+    parser.add_argument("--concerns", type=_positive(int), default=20_000,
+                        help="concerns to post (default 20000)")  # fmt: skip
+    parser.add_argument("--rate", type=_positive(float), default=250.0,
+                        help="offered concerns/s, fixed in advance (default 250)")  # fmt: skip
+    parser.add_argument("--picture", type=Path, default=PICTURE,
+                        help=f"where to save the latency PNG (default {PICTURE})")  # fmt: skip
+    parser.set_defaults(func=cmd_bench)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `bench` to the safeguard command."""
+    add_arguments(commands.add_parser("bench", help=cmd_bench.__doc__))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m deploy.bench`: the same as `safeguard bench`."""
+    parser = argparse.ArgumentParser(prog="safeguard bench", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
