@@ -114,16 +114,22 @@ class OutboxRelay:
         self._broker = broker
         self._batch_size = batch_size
         self._wake = asyncio.Event()
+        self._stopping = False
         self.published = 0
 
     def wake(self) -> None:
         """Tell the relay that new rows were committed."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from run()."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self, *, idle_seconds: float = 0.25) -> None:
-        """Publish until cancelled; back off while Kafka or PostgreSQL is away."""
+        """Publish until stopped or cancelled; back off while Kafka or PostgreSQL is away."""
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.publish_pending()
                 backoff = 0.2

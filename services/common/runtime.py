@@ -87,8 +87,16 @@ class ServiceRuntime:
         try:
             yield
         finally:
-            for task in self._tasks:
-                task.cancel()
+            # A relay cancelled between publishing and marking sent would publish that batch
+            # again later (harmless, consumers deduplicate), so let it finish the batch first.
+            relay, *jobs = self._tasks
+            self.relay.stop()
+            for job in jobs:
+                job.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(relay), timeout=10)
+            except TimeoutError:
+                relay.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self.broker.stop()
             await self.engine.dispose()

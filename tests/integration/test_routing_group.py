@@ -133,5 +133,10 @@ async def test_two_routing_processes_route_every_concern_exactly_once(
         return events if len(events) >= sum(pairs.values()) else None
 
     events = await eventually(all_published, what="the notifications on Kafka")
-    assert len({event.event_id for event in events}) == len(events)
-    assert len({event.payload.notification_id for event in events}) == len(events)
+    # A record published twice (a relay stopped between publishing and marking) carries the
+    # same event id, which consumers deduplicate; a second *notification* would not.
+    event_ids: dict[UUID, set[UUID]] = {}
+    for event in events:
+        event_ids.setdefault(event.payload.notification_id, set()).add(event.event_id)
+    assert all(len(ids) == 1 for ids in event_ids.values())
+    assert len(event_ids) == sum(pairs.values())
