@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from services.audit import store, store_tree
 from services.audit.api_export import export_response
 from services.audit.chain import verify_chain
-from services.audit.deps import COMMON, NOT_FOUND, FiltersDep, RuntimeDep, SignerDep, record_query
+from services.audit.deps import COMMON, NOT_FOUND, FiltersDep, SignerDep, record_query
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash
 from services.audit.proofs import (
     ConsistencyProof,
@@ -23,6 +23,7 @@ from services.audit.proofs import (
 from services.audit.views import AuditPage, ConcernTrail, ExportFormat, page
 from services.audit.views import concern_trail as concern_trail_view
 from services.common.auth import CallerDep, Role, require_role
+from services.common.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

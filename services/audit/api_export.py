@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.audit import store
-from services.audit.deps import COMMON, FiltersDep, RuntimeDep, record_query
+from services.audit.deps import COMMON, FiltersDep, record_query
 from services.audit.views import ExportFormat, csv_text, json_items
 from services.common.auth import CallerDep, Role, require_role
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 BATCH = 1000

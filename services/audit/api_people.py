@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from services.audit import store
-from services.audit.deps import COMMON, RuntimeDep, record_query
+from services.audit.deps import COMMON, record_query
 from services.audit.views import PERSON_ACTIONS, PersonAccessPage, person_access
 from services.common.auth import CallerDep, Role, require_role
+from services.common.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

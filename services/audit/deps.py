@@ -12,17 +12,8 @@ from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
 from services.audit.tree_head import TreeSigner
 from services.common.auth import Caller
 from services.common.outbox import enqueue
-from services.common.problems import PROBLEM, Problem
+from services.common.problems import problem_doc
 from services.common.runtime import ServiceRuntime
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    """The running service."""
-    value: ServiceRuntime = request.app.state.runtime
-    return value
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
 
 
 def tree_signer(request: Request) -> TreeSigner:
@@ -56,17 +47,13 @@ def event_filters(
 FiltersDep = Annotated[dict[str, Any], Depends(event_filters)]
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
-
-
 COMMON: dict[int | str, dict[str, Any]] = {
-    401: _problem("Missing, expired or forged bearer token."),
-    403: _problem("Only auditors may read the audit log."),
+    401: problem_doc("Missing, expired or forged bearer token."),
+    403: problem_doc("Only auditors may read the audit log."),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **COMMON,
-    404: _problem("No such entry or tree head (yet)."),
+    404: problem_doc("No such entry or tree head (yet)."),
 }
 
 

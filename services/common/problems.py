@@ -43,6 +43,11 @@ class Problem(BaseModel):
     concern_id: str | None = None
 
 
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an answer sent as a Problem."""
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
 def problem_response(
     status: int, detail: str | None, *, request: Request | None = None, **extra: Any
 ) -> JSONResponse:

@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 import yaml
+from fastapi import Depends, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -101,3 +102,12 @@ class ServiceRuntime:
             await self.broker.stop()
             await self.engine.dispose()
             log.info("service.stopped")
+
+
+def service_runtime(request: Request) -> ServiceRuntime:
+    """The running service of the app handling this request."""
+    value: ServiceRuntime = request.app.state.runtime
+    return value
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(service_runtime)]

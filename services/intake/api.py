@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
 from services.common.auth import CallerDep, Role, require_role
-from services.common.problems import PROBLEM, FieldError, Problem, problem_response
-from services.common.runtime import ServiceRuntime
+from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
+from services.common.runtime import RuntimeDep
 from services.intake import store
 from services.intake.accept import accept_concern
 from services.intake.policy import Resubmission, timeliness_errors
@@ -20,22 +20,7 @@ from services.intake.policy import Resubmission, timeliness_errors
 router = APIRouter(prefix="/v1", tags=["concerns"])
 
 
-def runtime(request: Request) -> ServiceRuntime:
-    """The running service."""
-    value: ServiceRuntime = request.app.state.runtime
-    return value
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
-
-
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
-
-
-def _problem(description: str) -> dict[str, Any]:
-    # `model` registers Problem in the components; problem_media_types() then files it
-    # under application/problem+json, the only type these answers are sent as.
-    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
 
 
 def problem_media_types(app: FastAPI) -> None:
@@ -81,13 +66,13 @@ def require_json(request: Request) -> None:
     dependencies=[Depends(require_json)],
     responses={
         200: {"description": "The same concern was submitted before.", "model": ConcernAccepted},
-        400: _problem("The body is not valid JSON."),
-        401: _problem("Missing, expired or forged bearer token."),
-        403: _problem("The role may not submit, or the agency is not in the partnership."),
-        409: _problem("The source reference was used before for a different concern."),
-        413: _problem("The body is larger than allowed."),
-        415: _problem("The body is not application/json."),
-        422: _problem("Fields are missing or invalid; each is listed."),
+        400: problem_doc("The body is not valid JSON."),
+        401: problem_doc("Missing, expired or forged bearer token."),
+        403: problem_doc("The role may not submit, or the agency is not in the partnership."),
+        409: problem_doc("The source reference was used before for a different concern."),
+        413: problem_doc("The body is larger than allowed."),
+        415: problem_doc("The body is not application/json."),
+        422: problem_doc("Fields are missing or invalid; each is listed."),
     },
 )
 async def submit_concern(
@@ -136,8 +121,8 @@ async def submit_concern(
     "/concerns/{concern_id}",
     response_model=ConcernStatusView,
     responses={
-        401: _problem("Missing, expired or forged bearer token."),
-        404: _problem("No such concern from the caller's agency."),
+        401: problem_doc("Missing, expired or forged bearer token."),
+        404: problem_doc("No such concern from the caller's agency."),
     },
 )
 async def get_concern(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from schemas.v1 import (
     AcknowledgementView,
@@ -23,32 +23,19 @@ from schemas.v1 import (
 )
 from services.common.auth import Caller, CallerDep, Role, require_role
 from services.common.outbox import enqueue_all
-from services.common.problems import PROBLEM, Problem
-from services.common.runtime import ServiceRuntime
+from services.common.problems import problem_doc
+from services.common.runtime import RuntimeDep, ServiceRuntime
 from services.routing import store
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 READERS = (Role.CASEWORKER, Role.AGENCY_SYSTEM)
 
 
-def runtime(request: Request) -> ServiceRuntime:
-    """The running service."""
-    value: ServiceRuntime = request.app.state.runtime
-    return value
-
-
-RuntimeDep = Annotated[ServiceRuntime, Depends(runtime)]
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
-
-
 COMMON: dict[int | str, dict[str, Any]] = {
-    401: _problem("Missing, expired or forged bearer token."),
-    403: _problem("The role may not read notifications."),
+    401: problem_doc("Missing, expired or forged bearer token."),
+    403: problem_doc("The role may not read notifications."),
 }
-NOT_FOUND = _problem("No such notification for the caller's agency.")
+NOT_FOUND = problem_doc("No such notification for the caller's agency.")
 
 
 def view(stored: store.StoredNotification) -> NotificationView:
@@ -219,20 +206,11 @@ async def acknowledge_notification(
     """Acknowledge a notification; repeating it changes nothing."""
     require_role(caller, *READERS)
     async with service.unit_of_work() as uow:
-        await _own_notification(uow.session, request, caller, service, notification_id)
+        own = await _own_notification(uow.session, request, caller, service, notification_id)
         now = datetime.now(UTC)
         if await store.acknowledge(uow.session, notification_id, by=caller.subject, at=now):
-            stored = await store.find_notification(uow.session, notification_id)
-            assert stored is not None
-            await enqueue_all(
-                uow.session,
-                service.outbox,
-                [
-                    _audit(
-                        request, caller, AuditAction.NOTIFICATION_ACKNOWLEDGED, notification=stored
-                    )
-                ],
-            )
+            audit = _audit(request, caller, AuditAction.NOTIFICATION_ACKNOWLEDGED, notification=own)
+            await enqueue_all(uow.session, service.outbox, [audit])
             await uow.commit()
             service.relay.wake()
         stored = await store.find_notification(uow.session, notification_id)

@@ -14,9 +14,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from schemas.v1 import AuditAction
 from services.common.auth import Caller, CallerDep, require_role
 from services.common.outbox import enqueue_all
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import RuntimeDep, ServiceRuntime
 from services.routing import store
-from services.routing.api import COMMON, READERS, RuntimeDep, _audit, view
+from services.routing.api import COMMON, READERS, _audit, view
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 POLL_SECONDS = 0.5
