@@ -16,7 +16,7 @@ from services.common.problems import problem_doc
 from services.common.runtime import ServiceRuntime
 
 
-def tree_signer(request: Request) -> TreeSigner:
+async def tree_signer(request: Request) -> TreeSigner:
     """The service's tree-head key, if configured."""
     value: TreeSigner = getattr(request.app.state, "tree_signer", TreeSigner())
     return value
@@ -25,7 +25,7 @@ def tree_signer(request: Request) -> TreeSigner:
 SignerDep = Annotated[TreeSigner, Depends(tree_signer)]
 
 
-def event_filters(
+async def event_filters(
     concern_id: UUID | None = None,
     actor: str | None = None,
     agency: str | None = None,

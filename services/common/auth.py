@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -57,9 +60,18 @@ class TokenVerifier:
             if settings.jwt_public_key_path is None:
                 raise ValueError("Set JWT_PUBLIC_KEY_PATH or JWT_JWKS_URL to verify tokens.")
             self._key = serialization.load_pem_public_key(settings.jwt_public_key_path.read_bytes())
+        # An agency system sends many requests with one token: check its signature once, and
+        # its expiry on every use.
+        self._verified = functools.lru_cache(maxsize=4096)(self._decode)
 
     def verify(self, token: str) -> Caller:
         """The caller a token names, or AuthError."""
+        caller, expires = self._verified(token)
+        if expires <= time.time():
+            raise AuthError("Signature has expired")
+        return caller
+
+    def _decode(self, token: str) -> tuple[Caller, float]:
         try:
             key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
@@ -70,9 +82,16 @@ class TokenVerifier:
                 audience=self._audience,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
-            return Caller(subject=claims["sub"], agency=claims["agency"], role=Role(claims["role"]))
+            role = Role(claims["role"])
+            return Caller(subject=claims["sub"], agency=claims["agency"], role=role), claims["exp"]
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise AuthError(str(error)) from error
+
+    async def verify_async(self, token: str) -> Caller:
+        """verify() without blocking the event loop on a JWKS fetch."""
+        if self._jwks is not None:
+            return await asyncio.to_thread(self.verify, token)
+        return self.verify(token)
 
 
 def mint_token(
@@ -113,11 +132,12 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def authenticated_caller(request: Request) -> Caller:
+async def authenticated_caller(request: Request) -> Caller:
     """The caller of this request, or 401."""
+    # async so that FastAPI does not hand every request to a worker thread for this.
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(_bearer(request))
+        return await verifier.verify_async(_bearer(request))
     except AuthError as error:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -32,7 +32,8 @@ def async_url(database_url: str) -> str:
 
 def _connect_args(settings: ServiceSettings) -> dict[str, Any]:
     if settings.database_ssl_mode == "disable":
-        return {}
+        # asyncpg would otherwise ask for TLS first on every new connection ("prefer").
+        return {"ssl": False}
     context = ssl.create_default_context(
         cafile=str(settings.database_ssl_root_cert) if settings.database_ssl_root_cert else None
     )
@@ -47,9 +48,12 @@ def make_engine(settings: ServiceSettings, **options: Any) -> AsyncEngine:
     """An async engine for the service's database, TLS as configured."""
     return create_async_engine(
         async_url(settings.database_url),
+        # A fixed pool: overflow connections are closed when returned, and under load a new
+        # connection (fork plus SCRAM on the server) per request costs more than waiting for one.
+        # No pre-ping: a connection broken by a database restart fails its one statement, and
+        # SQLAlchemy then discards every connection made before the failure.
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
+        max_overflow=0,
         connect_args=_connect_args(settings),
         **options,
     )

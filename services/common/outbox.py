@@ -20,12 +20,14 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     func,
     insert,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -77,30 +79,42 @@ async def enqueue_all(
     session: AsyncSession, outbox: Table, events: Iterable[tuple[Envelope, Topic, str | None]]
 ) -> None:
     """Add several events to the outbox inside the caller's transaction."""
-    rows = [
-        {
-            "event_id": event.event_id,
-            "topic": topic.value,
-            "key": key,
-            "event_type": event.type,
-            "correlation_id": event.correlation_id,
-            "payload": event.model_dump_json(),
-        }
-        for event, topic, key in events
-    ]
-    if rows:
-        await session.execute(insert(outbox), rows)
+    listed = list(events)
+    if not listed:
+        return
+    # Column arrays unnested side by side: one statement, prepared once, for any number of rows.
+    columns = {
+        "event_id": [event.event_id for event, _, _ in listed],
+        "topic": [topic.value for _, topic, _ in listed],
+        "key": [key for _, _, key in listed],
+        "event_type": [event.type for event, _, _ in listed],
+        "correlation_id": [event.correlation_id for event, _, _ in listed],
+        "payload": [event.model_dump_json() for event, _, _ in listed],
+    }
+    statement = insert(outbox).from_select(
+        list(columns),
+        select(
+            *(func.unnest(bindparam(name, type_=ARRAY(outbox.c[name].type))) for name in columns)
+        ),
+    )
+    await session.execute(statement, columns)
 
 
-async def first_delivery(session: AsyncSession, processed: Table, event_id: UUID) -> bool:
-    """Record event_id as handled; False if it had been handled before (a redelivery)."""
+async def first_deliveries(
+    session: AsyncSession, processed: Table, event_ids: Iterable[UUID]
+) -> set[UUID]:
+    """Record these event ids as handled; those not handled before (the rest are redeliveries)."""
+    wanted = list(dict.fromkeys(event_ids))
+    if not wanted:
+        return set()
+    # One array parameter: the statement is the same for any batch size, so it is prepared once.
     statement = (
         pg_insert(processed)
-        .values(event_id=event_id)
+        .from_select(["event_id"], select(func.unnest(bindparam("ids", type_=ARRAY(Uuid)))))
         .on_conflict_do_nothing()
         .returning(processed.c.event_id)
     )
-    return (await session.execute(statement)).first() is not None
+    return set((await session.execute(statement, {"ids": wanted})).scalars())
 
 
 class OutboxRelay:

@@ -104,7 +104,7 @@ class ServiceRuntime:
             log.info("service.stopped")
 
 
-def service_runtime(request: Request) -> ServiceRuntime:
+async def service_runtime(request: Request) -> ServiceRuntime:
     """The running service of the app handling this request."""
     value: ServiceRuntime = request.app.state.runtime
     return value

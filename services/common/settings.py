@@ -21,7 +21,7 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(description="postgresql://user:password@host:port/database")
     database_ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
     database_ssl_root_cert: Path | None = None
-    database_pool_size: int = 10
+    database_pool_size: int = 20
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

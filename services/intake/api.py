@@ -50,7 +50,7 @@ def problem_media_types(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """415 unless the body is JSON."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):

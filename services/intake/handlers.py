@@ -15,7 +15,7 @@ from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmit
 from services.common.auth import AuthError, Role
 from services.common.kafka import declare_publications
 from services.common.logging import bind_correlation_id
-from services.common.outbox import first_delivery
+from services.common.outbox import first_deliveries
 from services.common.runtime import ServiceRuntime
 from services.intake import store
 from services.intake.accept import accept_concern
@@ -26,18 +26,21 @@ RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
 GROUP = "intake"
 
 
-async def on_concern_routed(event: ConcernRouted, runtime: RuntimeContext) -> None:
-    """Remember where a concern went, so the agency that raised it can ask."""
-    bind_correlation_id(event.correlation_id)
+async def on_concerns_routed(events: list[ConcernRouted], runtime: RuntimeContext) -> None:
+    """Remember where concerns went, so the agency that raised each can ask."""
     async with runtime.unit_of_work() as uow:
-        if not await first_delivery(uow.session, runtime.processed, event.event_id):
-            return
-        await store.record_routing(
+        fresh = await first_deliveries(uow.session, runtime.processed, (e.event_id for e in events))
+        await store.record_routings(
             uow.session,
-            concern_id=event.payload.concern_id,
-            routed_at=event.payload.routed_at,
-            recipients=[
-                {"agency": r.agency, "reasons": r.reasons} for r in event.payload.recipients
+            [
+                store.Routing(
+                    concern_id=event.payload.concern_id,
+                    routed_at=event.payload.routed_at,
+                    recipients=[
+                        {"agency": r.agency, "reasons": r.reasons} for r in event.payload.recipients
+                    ],
+                )
+                for event in {e.event_id: e for e in events if e.event_id in fresh}.values()
             ],
         )
         await uow.commit()
@@ -129,7 +132,9 @@ def register(runtime: ServiceRuntime) -> None:
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
     }
-    broker.subscriber(Topic.CONCERNS_ROUTED.value, **common)(on_concern_routed)  # type: ignore[call-overload]
+    broker.subscriber(  # type: ignore[call-overload]
+        Topic.CONCERNS_ROUTED.value, batch=True, max_records=500, batch_timeout_ms=20, **common
+    )(on_concerns_routed)
     broker.subscriber(Topic.CONCERNS_SUBMITTED.value, decoder=_undecoded, **common)(  # type: ignore[call-overload]
         on_concern_submitted
     )

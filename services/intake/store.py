@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    bindparam,
     select,
     update,
 )
@@ -121,16 +123,25 @@ async def find_concern(session: AsyncSession, concern_id: UUID) -> Submission | 
     return None if row is None else _submission(row)
 
 
-async def record_routing(
-    session: AsyncSession,
-    *,
-    concern_id: UUID,
-    routed_at: datetime,
-    recipients: list[dict[str, Any]],
-) -> None:
-    """Remember where a concern went."""
+@dataclass(frozen=True)
+class Routing:
+    """Where one concern went."""
+
+    concern_id: UUID
+    routed_at: datetime
+    recipients: list[dict[str, Any]]
+
+
+async def record_routings(session: AsyncSession, routings: Sequence[Routing]) -> None:
+    """Remember where concerns went."""
+    if not routings:
+        return
     await session.execute(
         update(submissions)
-        .where(submissions.c.concern_id == concern_id)
-        .values(routed_at=routed_at, recipients=recipients)
+        .where(submissions.c.concern_id == bindparam("routed_concern"))
+        .values(routed_at=bindparam("routed_when"), recipients=bindparam("routed_to")),
+        [
+            {"routed_concern": r.concern_id, "routed_when": r.routed_at, "routed_to": r.recipients}
+            for r in routings
+        ],
     )

@@ -165,17 +165,21 @@ async def acknowledge(
     return result.first() is not None
 
 
-async def add_concern(session: AsyncSession, received: ConcernReceivedPayload) -> None:
-    """Keep a routed concern (once) for escalations that need it later."""
+async def add_concerns(session: AsyncSession, received: Sequence[ConcernReceivedPayload]) -> None:
+    """Keep routed concerns (once each) for escalations that need them later."""
+    if not received:
+        return
     await session.execute(
-        pg_insert(concerns)
-        .values(
-            concern_id=received.concern_id,
-            payload=received.concern.model_dump(mode="json"),
-            source_agency=received.source_agency,
-            received_at=received.received_at,
-        )
-        .on_conflict_do_nothing()
+        pg_insert(concerns).on_conflict_do_nothing(),
+        [
+            {
+                "concern_id": r.concern_id,
+                "payload": r.concern.model_dump(mode="json"),
+                "source_agency": r.source_agency,
+                "received_at": r.received_at,
+            }
+            for r in received
+        ],
     )
 
 

@@ -24,7 +24,7 @@ holds the key beside the index: acceptable for the local stack and tests only.
 from __future__ import annotations
 
 import secrets as random_secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -42,6 +42,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -122,55 +123,113 @@ class IndexedChild:
     last_alerted_at: datetime | None
 
 
-async def record_concern(
-    session: AsyncSession, *, keys: Sequence[str], received: ConcernReceivedPayload, now: datetime
-) -> IndexedChild:
-    """Find (or create, or merge into one) the child with these keys and add the concern to it."""
-    for key in sorted(set(keys)):
-        await session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, func.hashtext(key))))
-    found: list[UUID] = []
-    if keys:
-        found = list(
-            (
-                await session.execute(
-                    select(children.c.child_id)
-                    .join(child_keys, child_keys.c.child_id == children.c.child_id)
-                    .where(child_keys.c.key.in_(set(keys)))
-                    .group_by(children.c.child_id, children.c.created_at)
-                    .order_by(children.c.created_at, children.c.child_id)
-                )
-            ).scalars()
-        )
-    if found:
-        child_id = found[0]
-        await _merge_children(session, into=child_id, others=list(found[1:]))
-    else:
-        child_id = uuid4()
-        await session.execute(children.insert().values(child_id=child_id, created_at=now))
-    if keys:
+async def record_concerns(
+    session: AsyncSession,
+    concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
+    *,
+    now: datetime,
+) -> list[IndexedChild]:
+    """The child of each (keys, concern), found, created or merged, with the concerns added.
+
+    Concerns of one batch that share a key are about one child, as they would be one at a time.
+    """
+    all_keys = sorted({key for keys, _ in concerns for key in keys})
+    if all_keys:
+        # One statement, keys in sorted order: two batches never wait on each other crosswise.
         await session.execute(
-            pg_insert(child_keys)
-            .values([{"key": key, "child_id": child_id} for key in sorted(set(keys))])
-            .on_conflict_do_nothing()
+            text(
+                "SELECT pg_advisory_xact_lock(:space, hashtext(key)) "
+                "FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS wanted"
+            ),
+            {"space": LOCK_SPACE, "keys": all_keys},
         )
-    last_alerted_at = await session.scalar(
-        select(children.c.last_alerted_at).where(children.c.child_id == child_id).with_for_update()
+    found = (
+        (
+            await session.execute(
+                select(child_keys.c.key, children.c.child_id, children.c.created_at)
+                .join(children, child_keys.c.child_id == children.c.child_id)
+                .where(child_keys.c.key.in_(all_keys))
+            )
+        ).all()
+        if all_keys
+        else []
     )
-    concern = received.concern
+    groups = _Groups()
+    for index, (keys, _) in enumerate(concerns):
+        for key in keys:
+            groups.join(("concern", index), ("key", key))
+    for row in found:
+        groups.join(("key", row.key), ("child", row.child_id))
+    created = {row.child_id: row.created_at for row in found}
+    existing: dict[object, list[UUID]] = {}
+    for child_id in created:
+        existing.setdefault(groups.root(("child", child_id)), []).append(child_id)
+    chosen: dict[object, UUID] = {}
+    for index in range(len(concerns)):
+        root = groups.root(("concern", index))
+        if root in chosen:
+            continue
+        candidates = sorted(existing.get(root, []), key=lambda c: (created[c], c))
+        if candidates:
+            chosen[root] = candidates[0]
+            await _merge_children(session, into=candidates[0], others=candidates[1:])
+        else:
+            chosen[root] = uuid4()
+            await session.execute(children.insert().values(child_id=chosen[root], created_at=now))
+    if all_keys:
+        await session.execute(
+            pg_insert(child_keys).on_conflict_do_nothing(),
+            [{"key": key, "child_id": chosen[groups.root(("key", key))]} for key in all_keys],
+        )
+    alerted = {
+        row.child_id: row.last_alerted_at
+        for row in await session.execute(
+            select(children.c.child_id, children.c.last_alerted_at)
+            .where(children.c.child_id.in_(set(chosen.values())))
+            .order_by(children.c.child_id)
+            .with_for_update()
+        )
+    }
     await session.execute(
-        pg_insert(child_concerns)
-        .values(
-            concern_id=received.concern_id,
-            child_id=child_id,
-            received_at=received.received_at,
-            occurred_at=concern.occurred_at,
-            category=concern.category.value,
-            severity=concern.severity.value,
-            source_agency=received.source_agency,
-        )
-        .on_conflict_do_nothing()
+        pg_insert(child_concerns).on_conflict_do_nothing(),
+        [
+            {
+                "concern_id": received.concern_id,
+                "child_id": chosen[groups.root(("concern", index))],
+                "received_at": received.received_at,
+                "occurred_at": received.concern.occurred_at,
+                "category": received.concern.category.value,
+                "severity": received.concern.severity.value,
+                "source_agency": received.source_agency,
+            }
+            for index, (_, received) in enumerate(concerns)
+        ],
     )
-    return IndexedChild(child_id=child_id, last_alerted_at=last_alerted_at)
+    result = []
+    for index in range(len(concerns)):
+        child_id = chosen[groups.root(("concern", index))]
+        result.append(IndexedChild(child_id=child_id, last_alerted_at=alerted[child_id]))
+    return result
+
+
+class _Groups:
+    """Union-find over concerns, keys and children: what shares a key is one child."""
+
+    def __init__(self) -> None:
+        self._parent: dict[object, object] = {}
+
+    def root(self, node: object) -> object:
+        """The representative of node's group."""
+        parent = self._parent.setdefault(node, node)
+        if parent == node:
+            return node
+        top = self.root(parent)
+        self._parent[node] = top
+        return top
+
+    def join(self, a: object, b: object) -> None:
+        """Put a and b in one group."""
+        self._parent[self.root(a)] = self.root(b)
 
 
 async def _merge_children(session: AsyncSession, *, into: UUID, others: list[UUID]) -> None:
@@ -191,31 +250,38 @@ async def _merge_children(session: AsyncSession, *, into: UUID, others: list[UUI
     )
 
 
-async def find_chronology(session: AsyncSession, child_id: UUID) -> list[ChronologyEntry]:
-    """The child's concerns, oldest first: when, what and from whom."""
+async def find_chronologies(
+    session: AsyncSession, child_ids: Collection[UUID]
+) -> dict[UUID, list[ChronologyEntry]]:
+    """Each child's concerns, oldest first: when, what and from whom."""
+    found: dict[UUID, list[ChronologyEntry]] = {child_id: [] for child_id in child_ids}
+    if not child_ids:
+        return found
     rows = await session.execute(
         select(child_concerns)
-        .where(child_concerns.c.child_id == child_id)
+        .where(child_concerns.c.child_id.in_(set(child_ids)))
         .order_by(child_concerns.c.received_at, child_concerns.c.concern_id)
     )
-    return [
-        ChronologyEntry(
-            concern_id=row.concern_id,
-            received_at=row.received_at,
-            occurred_at=row.occurred_at,
-            category=row.category,
-            severity=row.severity,
-            source_agency=row.source_agency,
+    for row in rows:
+        found[row.child_id].append(
+            ChronologyEntry(
+                concern_id=row.concern_id,
+                received_at=row.received_at,
+                occurred_at=row.occurred_at,
+                category=row.category,
+                severity=row.severity,
+                source_agency=row.source_agency,
+            )
         )
-        for row in rows
-    ]
+    return found
 
 
-async def mark_alerted(session: AsyncSession, child_id: UUID, *, at: datetime) -> None:
-    """Record that an alert was raised for the child by the concern received at `at`."""
-    await session.execute(
-        update(children).where(children.c.child_id == child_id).values(last_alerted_at=at)
-    )
+async def mark_alerted(session: AsyncSession, alerted: dict[UUID, datetime]) -> None:
+    """Record, per child, the received time of the concern that raised its latest alert."""
+    for child_id, at in alerted.items():
+        await session.execute(
+            update(children).where(children.c.child_id == child_id).values(last_alerted_at=at)
+        )
 
 
 async def find_child_ids(session: AsyncSession, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:

@@ -72,7 +72,7 @@ async def route_overdue_concern(database: Database, *, source_agency: str, **cha
     notifications = concern_notifications(received, decision)
     async with database.uow() as uow:
         await store.add_notifications(uow.session, notifications)
-        await store.add_concern(uow.session, received)
+        await store.add_concerns(uow.session, [received])
         await uow.commit()
     return notifications
 
