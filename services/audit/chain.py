@@ -29,6 +29,12 @@ _MAX_SEQ = 2**64 - 1
 
 
 def _normalise(value: Any) -> Any:
+    # Exact types first: they are nearly every value, and they map to themselves.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict and all(type(k) is str for k in value):
+        return {k: _normalise(v) for k, v in value.items()}
     if isinstance(value, Enum):
         return _normalise(value.value)
     if value is None or isinstance(value, bool):

@@ -12,7 +12,7 @@ from faststream.middlewares import AckPolicy
 from schemas.v1 import AuditEvent, Topic
 from services.audit import store, store_tree
 from services.audit.tree_head import TreeSigner
-from services.common.kafka import declare_publications
+from services.common.kafka import declare_publications, record_values
 from services.common.runtime import ServiceRuntime
 
 log = structlog.get_logger()
@@ -22,9 +22,10 @@ GROUP = "audit"
 
 
 async def on_audit_events(
-    events: list[AuditEvent], runtime: RuntimeContext, signer: SignerContext
+    records: list[bytes], runtime: RuntimeContext, signer: SignerContext
 ) -> None:
     """Append a batch of audit events, skipping any already in the log, and sign the new head."""
+    events = [AuditEvent.model_validate_json(record) for record in records]
     async with runtime.unit_of_work() as uow:
         appended = await store.append_events(uow.session, events)
         head = await store_tree.add_tree_head(
@@ -52,7 +53,8 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
         Topic.AUDIT_EVENTS.value,
         group_id=GROUP,
         batch=True,
-        max_records=1000,
+        max_records=2000,
+        decoder=record_values,
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

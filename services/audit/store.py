@@ -21,7 +21,6 @@ from sqlalchemy import (
     Table,
     Uuid,
     func,
-    insert,
     select,
     text,
 )
@@ -31,6 +30,10 @@ from schemas.v1 import AuditEvent
 from services.audit.chain import GENESIS, ChainRow, canonical_bytes, seal
 
 SCHEMA = "audit"
+COPIED = (
+    "seq", "event_id", "action", "actor_subject", "actor_agency", "actor_role", "concern_id",
+    "notification_id", "occurred_at", "content", "previous_hash", "entry_hash", "leaf_hash",
+)  # fmt: skip
 metadata = MetaData(schema=SCHEMA)
 APPEND_LOCK = 0x5AFE_A0D1  # serialises appends across audit processes
 
@@ -102,24 +105,18 @@ async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> 
         previous = sealed.entry_hash
         p = event.payload
         rows.append(
-            {
-                "seq": seq,
-                "event_id": event_id,
-                "action": p.action.value,
-                "actor_subject": p.actor.subject,
-                "actor_agency": p.actor.agency,
-                "actor_role": p.actor.role,
-                "concern_id": p.concern_id,
-                "notification_id": p.notification_id,
-                "occurred_at": event.occurred_at,
-                "content": sealed.content,
-                "previous_hash": sealed.previous_hash,
-                "entry_hash": sealed.entry_hash,
-                "leaf_hash": sealed.leaf_hash,
-            }
-        )
+            (seq, event_id, p.action.value, p.actor.subject, p.actor.agency, p.actor.role,
+             p.concern_id, p.notification_id, event.occurred_at, sealed.content,
+             sealed.previous_hash, sealed.entry_hash, sealed.leaf_hash)
+        )  # fmt: skip
     if rows:
-        await session.execute(insert(entries), rows)
+        # COPY, inside this transaction, on the session's own connection: several times faster
+        # than a multi-row INSERT for a batch of a thousand entries.
+        connection = await (await session.connection()).get_raw_connection()
+        driver: Any = connection.driver_connection
+        await driver.copy_records_to_table(
+            entries.name, schema_name=SCHEMA, columns=COPIED, records=rows
+        )
     return len(rows)
 
 
