@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -13,8 +15,10 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Index,
+    Insert,
     MetaData,
     String,
     Table,
@@ -80,24 +84,41 @@ async def enqueue_all(
 ) -> None:
     """Add several events to the outbox inside the caller's transaction."""
     listed = list(events)
-    if not listed:
-        return
-    # Column arrays unnested side by side: one statement, prepared once, for any number of rows.
-    columns = {
-        "event_id": [event.event_id for event, _, _ in listed],
-        "topic": [topic.value for _, topic, _ in listed],
-        "key": [key for _, _, key in listed],
-        "event_type": [event.type for event, _, _ in listed],
-        "correlation_id": [event.correlation_id for event, _, _ in listed],
-        "payload": [event.model_dump_json() for event, _, _ in listed],
-    }
-    statement = insert(outbox).from_select(
-        list(columns),
-        select(
-            *(func.unnest(bindparam(name, type_=ARRAY(outbox.c[name].type))) for name in columns)
-        ),
+    if listed:
+        await session.execute(outbox_insert(outbox), outbox_parameters(listed))
+
+
+OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "correlation_id", "payload")
+
+
+@functools.cache
+def outbox_insert(outbox: Table, *, only_if: ColumnElement[bool] | None = None) -> Insert:
+    """The INSERT of a batch of events into the outbox (only when `only_if` holds).
+
+    Column arrays unnested side by side: one statement, built and prepared once, for any number
+    of rows; outbox_parameters() gives its parameters.
+    """
+    rows = select(
+        *(
+            func.unnest(bindparam(f"outbox_{name}", type_=ARRAY(outbox.c[name].type)))
+            for name in OUTBOX_COLUMNS
+        )
     )
-    await session.execute(statement, columns)
+    if only_if is not None:
+        rows = rows.where(only_if)
+    return insert(outbox).from_select(list(OUTBOX_COLUMNS), rows)
+
+
+def outbox_parameters(events: Sequence[tuple[Envelope, Topic, str | None]]) -> dict[str, Any]:
+    """The parameters of outbox_insert() for these events."""
+    return {
+        "outbox_event_id": [event.event_id for event, _, _ in events],
+        "outbox_topic": [topic.value for _, topic, _ in events],
+        "outbox_key": [key for _, _, key in events],
+        "outbox_event_type": [event.type for event, _, _ in events],
+        "outbox_correlation_id": [event.correlation_id for event, _, _ in events],
+        "outbox_payload": [event.model_dump_json() for event, _, _ in events],
+    }
 
 
 async def first_deliveries(

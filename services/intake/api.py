@@ -96,7 +96,7 @@ async def submit_concern(
             errors=[FieldError(field=field, message=message) for field, message in late],
         )
     accepted = await accept_concern(
-        service.unit_of_work(),
+        service.engine,
         service.outbox,
         concern=concern,
         caller=caller,

@@ -93,7 +93,7 @@ async def on_concern_submitted(message: KafkaMessage, runtime: RuntimeContext) -
         return
     bind_correlation_id(event.correlation_id)
     accepted = await accept_concern(
-        runtime.unit_of_work(),
+        runtime.engine,
         runtime.outbox,
         concern=event.payload,
         caller=caller,

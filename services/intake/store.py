@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,17 +13,22 @@ from sqlalchemy import (
     Column,
     DateTime,
     MetaData,
+    Select,
     String,
     Table,
     UniqueConstraint,
     Uuid,
     bindparam,
+    exists,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from schemas.v1 import Envelope, Topic
+from services.common.outbox import outbox_insert, outbox_parameters
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
@@ -57,35 +63,39 @@ class Submission:
     recipients: list[dict[str, Any]] | None
 
 
-async def add_submission(
-    session: AsyncSession,
-    *,
-    concern_id: UUID,
-    source_agency: str,
-    source_reference: str,
-    digest: str,
-    submitted_by: str,
-    submitted_role: str,
-    channel: str,
-    received_at: datetime,
-) -> bool:
-    """Insert a submission; False if (agency, reference) was already taken."""
-    statement = (
+@functools.cache
+def _submission_statement(outbox: Table) -> Select[tuple[UUID]]:
+    added = (
         pg_insert(submissions)
-        .values(
-            concern_id=concern_id,
-            source_agency=source_agency,
-            source_reference=source_reference,
-            digest=digest,
-            submitted_by=submitted_by,
-            submitted_role=submitted_role,
-            channel=channel,
-            received_at=received_at,
-        )
+        .values({column: bindparam(f"submission_{column}") for column in SUBMITTED})
         .on_conflict_do_nothing(constraint="submissions_source_key")
         .returning(submissions.c.concern_id)
+        .cte("added")
     )
-    return (await session.execute(statement)).first() is not None
+    announced = outbox_insert(outbox, only_if=exists(select(added.c.concern_id)))
+    return select(added.c.concern_id).add_cte(announced.cte("announced"))
+
+
+SUBMITTED = (
+    "concern_id", "source_agency", "source_reference", "digest", "submitted_by",
+    "submitted_role", "channel", "received_at",
+)  # fmt: skip
+
+
+async def add_submission(
+    connection: AsyncConnection,
+    outbox: Table,
+    submission: dict[str, Any],
+    events: Sequence[tuple[Envelope, Topic, str | None]],
+) -> bool:
+    """Insert a submission (a value for each SUBMITTED column) and its events, in one statement.
+
+    False, and nothing written, if (agency, reference) was already taken. One statement is one
+    transaction on its own, so on an autocommit connection this costs a single round trip.
+    """
+    parameters = {f"submission_{c}": submission[c] for c in SUBMITTED} | outbox_parameters(events)
+    result = await connection.execute(_submission_statement(outbox), parameters)
+    return result.first() is not None
 
 
 def _submission(row: Any) -> Submission:
@@ -101,7 +111,7 @@ def _submission(row: Any) -> Submission:
 
 
 async def find_by_reference(
-    session: AsyncSession, *, source_agency: str, source_reference: str
+    session: AsyncSession | AsyncConnection, *, source_agency: str, source_reference: str
 ) -> Submission | None:
     """The submission an agency made under a reference, if any."""
     row = (
