@@ -22,6 +22,7 @@ from deploy.bench.report import Latencies, save_picture, say, summary_line
 
 NEEDED = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "JWT_SIGNING_KEY_PATH")
 PICTURE = Path("test-output/bench/latency.png")
+MEMORY_PICTURE = Path("test-output/bench/memory.png")
 SOURCE_AGENCY = "nm-hospital-ed"
 
 
@@ -183,6 +184,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"safeguard bench: {error}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    if args.soak is not None:
+        from deploy.bench.soak import soak
+        from deploy.local.stack import default_home
+
+        picture = args.picture if args.picture != PICTURE else MEMORY_PICTURE
+        figures = asyncio.run(
+            soak(env, token, home=default_home(), rate=args.rate, seconds=args.soak,
+                 picture=picture)
+        )  # fmt: skip
+        say(f"Done in {time.monotonic() - started:.0f} s")
+        say(summary_line(figures))
+        return 0 if figures["failed"] == 0 else 2
     figures = asyncio.run(
         bench(env, token, count=args.concerns, rate=args.rate, picture=args.picture)
     )
@@ -207,6 +220,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="concerns to post (default 20000)")  # fmt: skip
     parser.add_argument("--rate", type=_positive(float), default=250.0,
                         help="offered concerns/s, fixed in advance (default 250)")  # fmt: skip
+    parser.add_argument(
+        "--soak",
+        type=_positive(float),
+        default=None,
+        metavar="SECONDS",
+        help="instead: post at --rate for SECONDS and trace each service's "
+        "resident memory (e.g. --soak 600 at half the peak rate)",
+    )
     parser.add_argument("--picture", type=Path, default=PICTURE,
                         help=f"where to save the latency PNG (default {PICTURE})")  # fmt: skip
     parser.set_defaults(func=cmd_bench)
