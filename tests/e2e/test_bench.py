@@ -59,5 +59,20 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
             assert figures[key] > 0, key
         assert picture.stat().st_size > 0
         assert "accepted" in output
+        assert figures["audit_burst_entries"] == 20_000, output
+
+        memory = tmp_path / "memory.png"
+        soak = run(
+            "-m", "deploy.bench", "--soak", "8", "--rate", "20", "--picture", str(memory),
+            env=env,
+        )  # fmt: skip
+        assert soak.returncode == 0, soak.stdout + soak.stderr
+        traced = json.loads(soak.stdout.strip().splitlines()[-1])
+        assert traced["accepted"] == 160
+        assert set(traced["rss"]) == {"intake", "routing", "audit"}
+        for service in traced["rss"].values():
+            assert 0 < service["start_mib"] <= service["max_mib"]
+            assert service["end_mib"] <= service["max_mib"]
+        assert memory.stat().st_size > 0
     finally:
         run("-m", "deploy.cli", "down", env=env)
