@@ -18,6 +18,7 @@ import httpx
 from deploy.bench import audit, baselines
 from deploy.bench.load import concern_bodies
 from deploy.bench.pipeline import PipelineResult, run_pipeline
+from deploy.bench.profile import finish_profiles, start_profiles
 from deploy.bench.report import Latencies, save_picture, say, summary_line
 
 NEEDED = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "JWT_SIGNING_KEY_PATH")
@@ -70,17 +71,21 @@ def agency_token(env: dict[str, str]) -> str:
 
 
 async def bench(
-    env: dict[str, str], token: str, *, count: int, rate: float, picture: Path
-) -> dict[str, Any]:
+    env: dict[str, str], token: str, *, count: int, rate: float, picture: Path,
+    profile: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """Run everything; the figures of the summary line."""
     dsn = audit.asyncpg_dsn(env["DATABASE_URL"])
     servers = env["KAFKA_BOOTSTRAP_SERVERS"]
     say(f"End to end: {count} concerns to {env['INTAKE_URL']} at {rate:g}/s (open loop)")
     after_seq = await audit.last_seq(dsn)
+    profiles = start_profiles(picture.parent) if profile else []
     pipeline = await run_pipeline(
         intake_url=env["INTAKE_URL"], bootstrap_servers=servers, token=token,
         count=count, rate=rate,
     )  # fmt: skip
+    for shown in finish_profiles(profiles):
+        say(f"Profile: {shown.resolve()}")
     say("Waiting for audit to settle...")
     audited = await audit.settle(dsn, after_seq)
     audit_per_s = audited.per_s(pipeline.started)
@@ -197,8 +202,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         say(summary_line(figures))
         return 0 if figures["failed"] == 0 else 2
     figures = asyncio.run(
-        bench(env, token, count=args.concerns, rate=args.rate, picture=args.picture)
-    )
+        bench(env, token, count=args.concerns, rate=args.rate, picture=args.picture,
+              profile=args.profile)
+    )  # fmt: skip
     say(f"Done in {time.monotonic() - started:.0f} s")
     say(summary_line(figures))
     return 0 if figures["routed"] == figures["concerns"] else 2
@@ -228,6 +234,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="instead: post at --rate for SECONDS and trace each service's "
         "resident memory (e.g. --soak 600 at half the peak rate)",
     )
+    parser.add_argument("--profile", action="store_true",
+                        help="sample each service with py-spy during the end-to-end run and "
+                             "save flame graphs beside the picture")  # fmt: skip
     parser.add_argument("--picture", type=Path, default=PICTURE,
                         help=f"where to save the latency PNG (default {PICTURE})")  # fmt: skip
     parser.set_defaults(func=cmd_bench)
