@@ -165,6 +165,9 @@ class OutboxRelay:
         """Publish until stopped or cancelled; back off while Kafka or PostgreSQL is away."""
         backoff = 0.2
         while not self._stopping:
+            # Cleared before looking, not after: a wake() that comes while a batch is being
+            # published then starts the next batch at once instead of after `idle_seconds`.
+            self._wake.clear()
             try:
                 sent = await self.publish_pending()
                 backoff = 0.2
@@ -176,7 +179,6 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if sent < self._batch_size:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
 

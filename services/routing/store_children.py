@@ -165,6 +165,7 @@ async def record_concerns(
     for child_id in created:
         existing.setdefault(groups.root(("child", child_id)), []).append(child_id)
     chosen: dict[object, UUID] = {}
+    new_children: list[dict[str, object]] = []
     for index in range(len(concerns)):
         root = groups.root(("concern", index))
         if root in chosen:
@@ -175,7 +176,9 @@ async def record_concerns(
             await _merge_children(session, into=candidates[0], others=candidates[1:])
         else:
             chosen[root] = uuid4()
-            await session.execute(children.insert().values(child_id=chosen[root], created_at=now))
+            new_children.append({"child_id": chosen[root], "created_at": now})
+    if new_children:
+        await session.execute(children.insert(), new_children)
     if all_keys:
         await session.execute(
             pg_insert(child_keys).on_conflict_do_nothing(),
