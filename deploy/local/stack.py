@@ -176,13 +176,29 @@ class LocalStack:
             except httpx.HTTPError:
                 return False
 
-        wait_until(
-            ready,
-            timeout=90,
-            what=f"The {name} service",
-            alive=lambda: pid_of(self._pidfile(name)) is not None,
-            logfile=self.home / "logs" / f"{name}.log",
-        )
+        dead: list[str] = []
+
+        def alive() -> bool:
+            # Any service, not only this one: web is ready only when routing and audit are, so
+            # a dead routing would otherwise show as web not ready after the whole timeout.
+            dead[:] = [other for other in self.ports if pid_of(self._pidfile(other)) is None]
+            return not dead
+
+        try:
+            wait_until(
+                ready,
+                timeout=90,
+                what=f"The {name} service",
+                alive=alive,
+                logfile=self.home / "logs" / f"{name}.log",
+            )
+        except StartupError as error:
+            if dead and dead != [name]:
+                logs = ", ".join(str(self.home / "logs" / f"{other}.log") for other in dead)
+                raise StartupError(
+                    f"{', '.join(dead)} exited while {name} was starting; see {logs}"
+                ) from error
+            raise
 
     def _write_env(self, env: dict[str, str]) -> None:
         keys = [

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+import sqlalchemy.exc
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
 
 PROBLEM = "application/problem+json"
 _TITLES = {
@@ -107,7 +112,31 @@ async def _http_problem(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+# What a database that is restarting, unreachable or out of connections raises.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    OSError,
+)
+
+
+async def _unavailable_problem(request: Request, error: Exception) -> JSONResponse:
+    # A client may retry this (an agency system resends the same reference): nothing was kept.
+    log.warning("database.unavailable", error=type(error).__name__, path=request.url.path)
+    response = problem_response(
+        503, "The service cannot reach its database just now; retry shortly.", request=request
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error answer application/problem+json."""
     app.add_exception_handler(RequestValidationError, _validation_problem)
     app.add_exception_handler(StarletteHTTPException, _http_problem)
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _unavailable_problem)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, wait_exponential
 
 from services.common.auth import TokenVerifier
 from services.common.db import UnitOfWork, database_ready, make_engine, migrate_async
@@ -74,11 +75,35 @@ class ServiceRuntime:
             kafka = False
         return {"postgresql": database, "kafka": kafka}
 
+    async def _once_reachable(self, what: str, step: Callable[[], Awaitable[object]]) -> None:
+        """Run a startup step, retrying while Kafka or PostgreSQL is not there yet."""
+
+        def waiting(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning("service.waiting", step=what, error=type(error).__name__)
+
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(self.settings.startup_timeout_seconds),
+            wait=wait_exponential(multiplier=0.25, max=5),
+            before_sleep=waiting,
+            reraise=True,
+        ):
+            with attempt:
+                await step()
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Migrate, make topics, start the broker and background tasks; stop them on exit."""
-        await migrate_async(self.settings.database_url, self.name, self.versions, self.metadata)
-        await ensure_topics(self.settings)
+        # A service started while its broker or database restarts waits for them, rather than
+        # exiting and leaving the restart to whatever supervises it.
+        await self._once_reachable(
+            "migrations",
+            lambda: migrate_async(
+                self.settings.database_url, self.name, self.versions, self.metadata
+            ),
+        )
+        await self._once_reachable("topics", lambda: ensure_topics(self.settings))
+        # Not retried: a broker that failed half way through starting is not restartable.
         await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")]
         self._tasks += [

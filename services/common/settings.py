@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("partnership_path", "SAFEGUARD_PARTNERSHIP"),
     )
     log_level: str = "INFO"
+    # How long a starting service waits for Kafka and PostgreSQL before it gives up.
+    startup_timeout_seconds: float = 120.0
     host: str = "127.0.0.1"
     port: int = 8000
     instance_id: str = Field(default="", description="Tells processes of one service apart.")

@@ -73,6 +73,7 @@ async def require_json(request: Request) -> None:
         413: problem_doc("The body is larger than allowed."),
         415: problem_doc("The body is not application/json."),
         422: problem_doc("Fields are missing or invalid; each is listed."),
+        503: problem_doc("The database is unreachable for a moment: nothing was kept; retry."),
     },
 )
 async def submit_concern(

@@ -173,3 +173,21 @@ async def test_each_accepted_concern_is_published_once(
         await consumer.stop()
     mine = [concern_id for concern_id in seen if concern_id in ids]
     assert sorted(mine) == sorted(ids)
+
+
+async def test_an_unreachable_database_answers_503_with_retry_after(
+    services: Services, token: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.intake import store
+
+    async def refused(*args: Any, **kwargs: Any) -> bool:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(store, "add_submission", refused)
+    answer = await services.intake.post(
+        "/v1/concerns", json=a_concern_body(), headers=bearer(token("nm-hospital-ed"))
+    )
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "2"
+    assert "retry" in answer.json()["detail"]

@@ -22,7 +22,7 @@ async def openapi(services: Services) -> dict[str, Any]:
 
 async def test_submitting_documents_every_status_code(services: Services) -> None:
     responses = (await openapi(services))["paths"]["/v1/concerns"]["post"]["responses"]
-    assert set(responses) == {"202", "200", "400", "401", "403", "409", "413", "415", "422"}
+    assert set(responses) == {"202", "200", "400", "401", "403", "409", "413", "415", "422", "503"}
 
 
 async def test_reading_a_concern_documents_every_status_code(services: Services) -> None:
