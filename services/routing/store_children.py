@@ -266,16 +266,7 @@ async def find_chronologies(
         .order_by(child_concerns.c.received_at, child_concerns.c.concern_id)
     )
     for row in rows:
-        found[row.child_id].append(
-            ChronologyEntry(
-                concern_id=row.concern_id,
-                received_at=row.received_at,
-                occurred_at=row.occurred_at,
-                category=row.category,
-                severity=row.severity,
-                source_agency=row.source_agency,
-            )
-        )
+        found[row.child_id].append(ChronologyEntry.model_validate(row, from_attributes=True))
     return found
 
 
