@@ -12,7 +12,7 @@ from faststream.middlewares import AckPolicy
 from schemas.v1 import AuditEvent, Topic
 from services.audit import store, store_tree
 from services.audit.tree_head import TreeSigner
-from services.common.kafka import declare_publications, record_values
+from services.common.kafka import batch_of, declare_publications
 from services.common.runtime import ServiceRuntime
 
 log = structlog.get_logger()
@@ -22,10 +22,9 @@ GROUP = "audit"
 
 
 async def on_audit_events(
-    records: list[bytes], runtime: RuntimeContext, signer: SignerContext
+    events: list[AuditEvent], runtime: RuntimeContext, signer: SignerContext
 ) -> None:
     """Append a batch of audit events, skipping any already in the log, and sign the new head."""
-    events = [AuditEvent.model_validate_json(record) for record in records]
     async with runtime.unit_of_work() as uow:
         appended = await store.append_events(uow.session, events)
         head = await store_tree.add_tree_head(
@@ -54,7 +53,7 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
         group_id=GROUP,
         batch=True,
         max_records=2000,
-        decoder=record_values,
+        decoder=batch_of(AuditEvent),
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
 from services.common.auth import AuthError, Role
-from services.common.kafka import declare_publications
+from services.common.kafka import batch_of, declare_publications
 from services.common.logging import bind_correlation_id
 from services.common.outbox import first_deliveries
 from services.common.runtime import ServiceRuntime
@@ -133,7 +133,12 @@ def register(runtime: ServiceRuntime) -> None:
         "ack_policy": AckPolicy.NACK_ON_ERROR,
     }
     broker.subscriber(  # type: ignore[call-overload]
-        Topic.CONCERNS_ROUTED.value, batch=True, max_records=500, batch_timeout_ms=20, **common
+        Topic.CONCERNS_ROUTED.value,
+        batch=True,
+        decoder=batch_of(ConcernRouted),
+        max_records=500,
+        batch_timeout_ms=20,
+        **common,
     )(on_concerns_routed)
     broker.subscriber(Topic.CONCERNS_SUBMITTED.value, decoder=_undecoded, **common)(  # type: ignore[call-overload]
         on_concern_submitted

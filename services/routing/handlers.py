@@ -21,7 +21,7 @@ from schemas.v1 import (
     Topic,
 )
 from schemas.v1.events import ChronologyEntry
-from services.common.kafka import declare_publications
+from services.common.kafka import batch_of, declare_publications
 from services.common.logging import bind_correlation_id
 from services.common.outbox import enqueue_all, first_deliveries
 from services.common.runtime import ServiceRuntime
@@ -187,6 +187,7 @@ def register(
         Topic.CONCERNS_RECEIVED.value,
         group_id=GROUP,
         batch=True,
+        decoder=batch_of(ConcernReceived),
         max_records=BATCH,
         batch_timeout_ms=BATCH_WAIT_MS,
         auto_offset_reset="earliest",
