@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.bench.report import say
+from deploy.bench.soak import SERVICES
 from deploy.local.processes import pid_of
-from deploy.local.stack import default_home
-
-SERVICES = ("intake", "routing", "audit")
+from deploy.local.stack import default_home, service_pidfile
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def start_profiles(directory: Path) -> list[Profiling]:
     directory.mkdir(parents=True, exist_ok=True)
     started = []
     for service in SERVICES:
-        pid = pid_of(default_home() / "run" / f"{service}.pid")
+        pid = pid_of(service_pidfile(default_home(), service))
         if pid is None:
             say(f"  ({service} is not running from this stack's pid files: not profiled)")
             continue

@@ -17,6 +17,7 @@ from typing import Any
 from deploy.bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
 from deploy.bench.report import say
 from deploy.local.processes import pid_of
+from deploy.local.stack import service_pidfile
 
 SERVICES = ("intake", "routing", "audit")
 WARM_UP_S = 60.0
@@ -33,7 +34,7 @@ def rss_mib(pid: int) -> float:
 
 def service_pids(home: Path) -> dict[str, int]:
     """The running services' process ids, from the stack's pid files."""
-    pids = {name: pid_of(home / "run" / f"{name}.pid") for name in SERVICES}
+    pids = {name: pid_of(service_pidfile(home, name)) for name in SERVICES}
     missing = [name for name, pid in pids.items() if pid is None]
     if missing:
         raise RuntimeError(f"not running: {', '.join(missing)} (start the stack: safeguard up)")

@@ -32,6 +32,11 @@ def from_environment(home: Path | None = None) -> LocalStack:
     )
 
 
+def service_pidfile(home: Path, name: str) -> Path:
+    """Where a stack kept under `home` records a service's process id."""
+    return home / "run" / f"{name}.pid"
+
+
 def default_home() -> Path:
     """Where the stack keeps its state: $SAFEGUARD_HOME, else ./.safeguard."""
     return Path(os.environ.get("SAFEGUARD_HOME", Path.cwd() / ".safeguard")).resolve()
@@ -133,7 +138,7 @@ class LocalStack:
         return {**running, "kafka": self.kafka.running(), "postgresql": self.postgres.running()}
 
     def _pidfile(self, name: str) -> Path:
-        return self.home / "run" / f"{name}.pid"
+        return service_pidfile(self.home, name)
 
     def _prepare(self, env: dict[str, str]) -> None:
         from services.audit.app import migrate_audit

@@ -19,6 +19,7 @@ import httpx
 from deploy.local.kafka import LocalKafka
 from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import pid_of, port_open, start_daemon
+from deploy.local.stack import service_pidfile
 from services.common.auth import Role, mint_token
 from services.common.keys import load_or_create_signing_key
 from services.common.settings import ServiceSettings
@@ -150,7 +151,7 @@ class PrivateStack:
 
     def pid(self, service: str) -> int | None:
         """The live pid of a service of this stack, from the pidfile `up` wrote."""
-        return pid_of(self.home / "run" / f"{service}.pid")
+        return pid_of(service_pidfile(self.home, service))
 
     async def kill(self, service: str) -> int:
         """kill -9 a service (its whole process group); its pid."""
@@ -176,7 +177,7 @@ class PrivateStack:
             assert time.monotonic() - began < 180, f"{service} did not come back within 180 s"
             pid = start_daemon(
                 [sys.executable, "-m", "deploy.cli", "run", service],
-                pidfile=self.home / "run" / f"{service}.pid",
+                pidfile=service_pidfile(self.home, service),
                 logfile=self.logs / f"{service}.log",
                 env=self.env | self.settings,
                 cwd=ROOT,
