@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schemas.v1.concern import ConcernSubmission
-from services.routing.partnership import Partnership, PartnershipError, load_partnership
+from services.partnership import Partnership, PartnershipError, load_partnership
 from services.routing.policy import decide_recipients
 from services.routing.profiles import apply_sharing_profile
 

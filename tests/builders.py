@@ -9,7 +9,7 @@ from uuid import uuid4
 
 from schemas.v1.concern import ConcernSubmission
 from schemas.v1.events import ChronologyEntry
-from services.routing.partnership import Partnership, default_partnership_path, load_partnership
+from services.partnership import Partnership, default_partnership_path, load_partnership
 
 RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 

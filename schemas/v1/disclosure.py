@@ -44,3 +44,11 @@ class DisclosedConcern(_OnlyDisclosed):
     location: Location | None = None
     reporter: Reporter | None = None
     lawful_basis: LawfulBasis | None = None
+
+
+# The names a sharing profile may list: a whole part, or `subject.<field>` of the child.
+WHOLE_PARTS: frozenset[str] = frozenset(DisclosedConcern.model_fields)
+SUBJECT_FIELDS: frozenset[str] = frozenset(
+    f"subject.{name}" for name in DisclosedSubject.model_fields
+)
+DISCLOSABLE_FIELDS: frozenset[str] = WHOLE_PARTS | SUBJECT_FIELDS

@@ -41,7 +41,6 @@ def build_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier
-    app.state.agencies = runtime.agencies
     install_problem_handlers(app)
     install_middleware(app, service=name, max_body=max_body)
     app.include_router(health_router(runtime.ready))

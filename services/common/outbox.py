@@ -7,7 +7,7 @@ import contextlib
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -38,6 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from schemas.v1 import Envelope, Topic
 
 log = structlog.get_logger()
+
+
+class OutboxMessage(NamedTuple):
+    """An event to publish, the topic it goes to, and its partition key."""
+
+    event: Envelope
+    topic: Topic
+    key: str | None
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -76,11 +84,11 @@ async def enqueue(
     session: AsyncSession, outbox: Table, event: Envelope, *, topic: Topic, key: str | None
 ) -> None:
     """Add one event to the outbox inside the caller's transaction."""
-    await enqueue_all(session, outbox, [(event, topic, key)])
+    await enqueue_all(session, outbox, [OutboxMessage(event, topic, key)])
 
 
 async def enqueue_all(
-    session: AsyncSession, outbox: Table, events: Iterable[tuple[Envelope, Topic, str | None]]
+    session: AsyncSession, outbox: Table, events: Iterable[OutboxMessage]
 ) -> None:
     """Add several events to the outbox inside the caller's transaction."""
     listed = list(events)
@@ -109,15 +117,15 @@ def outbox_insert(outbox: Table, *, only_if: ColumnElement[bool] | None = None) 
     return insert(outbox).from_select(list(OUTBOX_COLUMNS), rows)
 
 
-def outbox_parameters(events: Sequence[tuple[Envelope, Topic, str | None]]) -> dict[str, Any]:
+def outbox_parameters(events: Sequence[OutboxMessage]) -> dict[str, Any]:
     """The parameters of outbox_insert() for these events."""
     return {
-        "outbox_event_id": [event.event_id for event, _, _ in events],
-        "outbox_topic": [topic.value for _, topic, _ in events],
-        "outbox_key": [key for _, _, key in events],
-        "outbox_event_type": [event.type for event, _, _ in events],
-        "outbox_correlation_id": [event.correlation_id for event, _, _ in events],
-        "outbox_payload": [event.model_dump_json() for event, _, _ in events],
+        "outbox_event_id": [m.event.event_id for m in events],
+        "outbox_topic": [m.topic.value for m in events],
+        "outbox_key": [m.key for m in events],
+        "outbox_event_type": [m.event.type for m in events],
+        "outbox_correlation_id": [m.event.correlation_id for m in events],
+        "outbox_payload": [m.event.model_dump_json() for m in events],
     }
 
 

@@ -45,19 +45,23 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
-    concern_id: str | None = None
 
 
-def problem_doc(description: str) -> dict[str, Any]:
-    """An OpenAPI `responses` entry for an answer sent as a Problem."""
-    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+def problem_doc(description: str, model: type[Problem] = Problem) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an answer sent as a Problem (or a kind of Problem)."""
+    return {"description": description, "model": model, "content": {PROBLEM: {}}}
 
 
 def problem_response(
-    status: int, detail: str | None, *, request: Request | None = None, **extra: Any
+    status: int,
+    detail: str | None,
+    *,
+    request: Request | None = None,
+    model: type[Problem] = Problem,
+    **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response."""
-    body = Problem(
+    """A problem+json response; `model` adds a service's own members to the document."""
+    body = model(
         title=_TITLES.get(status, "Error"),
         status=status,
         detail=detail,
@@ -85,7 +89,7 @@ def _message(error: dict[str, Any]) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if error.get("type") == "extra_forbidden":
-        return "is not a field of a concern; remove it"
+        return "is not a known field; remove it"
     return message
 
 

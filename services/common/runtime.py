@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-import yaml
 from fastapi import Depends, Request
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table
@@ -24,12 +23,6 @@ from services.common.outbox import OutboxRelay, outbox_table, processed_events_t
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()
-
-
-def partnership_agencies(path: Path) -> frozenset[str]:
-    """The ids of the agencies in a partnership file."""
-    document = yaml.safe_load(path.read_text())
-    return frozenset(str(agency["id"]) for agency in document.get("agencies", []))
 
 
 @dataclass
@@ -47,7 +40,6 @@ class ServiceRuntime:
     processed: Table = field(init=False)
     relay: OutboxRelay = field(init=False)
     token_verifier: TokenVerifier | None = field(init=False, default=None)
-    agencies: frozenset[str] = field(init=False)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -58,7 +50,6 @@ class ServiceRuntime:
         self.outbox = outbox_table(self.metadata)
         self.processed = processed_events_table(self.metadata)
         self.relay = OutboxRelay(self.engine, self.outbox, self.broker)
-        self.agencies = partnership_agencies(self.settings.partnership_path)
         if self.settings.jwt_public_key_path or self.settings.jwt_jwks_url:
             self.token_verifier = TokenVerifier(self.settings)
 

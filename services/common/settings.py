@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEFAULT_PARTNERSHIP = (
-    Path(__file__).resolve().parent.parent / "routing" / "partnerships" / "northmoor-eastvale.yaml"
-)
 
 
 class ServiceSettings(BaseSettings):
@@ -40,10 +36,6 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "safeguarding-exchange-local"
     jwt_audience: str = "safeguarding-exchange"
 
-    partnership_path: Path = Field(
-        default=DEFAULT_PARTNERSHIP,
-        validation_alias=AliasChoices("partnership_path", "SAFEGUARD_PARTNERSHIP"),
-    )
     log_level: str = "INFO"
     # How long a starting service waits for Kafka and PostgreSQL before it gives up.
     startup_timeout_seconds: float = 120.0

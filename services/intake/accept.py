@@ -22,6 +22,7 @@ from schemas.v1 import (
     Topic,
 )
 from services.common.auth import Caller
+from services.common.outbox import OutboxMessage
 from services.intake import store
 from services.intake.policy import Resubmission, classify_resubmission, submission_digest
 
@@ -92,8 +93,8 @@ async def accept_concern(
                 "received_at": received_at,
             },
             [
-                (received, Topic.CONCERNS_RECEIVED, str(concern_id)),
-                (audit, Topic.AUDIT_EVENTS, str(concern_id)),
+                OutboxMessage(received, Topic.CONCERNS_RECEIVED, str(concern_id)),
+                OutboxMessage(audit, Topic.AUDIT_EVENTS, str(concern_id)),
             ],
         )
         if not added:

@@ -11,13 +11,19 @@ from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
 from services.common.auth import CallerDep, Role, require_role
-from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
+from services.common.problems import PROBLEM, FieldError, Problem, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
 from services.intake import store
 from services.intake.accept import accept_concern
 from services.intake.policy import Resubmission, timeliness_errors
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
+
+
+class ConflictProblem(Problem):
+    """A source reference already used for another concern: names the concern it was used for."""
+
+    concern_id: str | None = None
 
 
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
@@ -69,7 +75,9 @@ async def require_json(request: Request) -> None:
         400: problem_doc("The body is not valid JSON."),
         401: problem_doc("Missing, expired or forged bearer token."),
         403: problem_doc("The role may not submit, or the agency is not in the partnership."),
-        409: problem_doc("The source reference was used before for a different concern."),
+        409: problem_doc(
+            "The source reference was used before for a different concern.", ConflictProblem
+        ),
         413: problem_doc("The body is larger than allowed."),
         415: problem_doc("The body is not application/json."),
         422: problem_doc("Fields are missing or invalid; each is listed."),
@@ -84,7 +92,7 @@ async def submit_concern(
 ) -> Any:
     """Submit a concern about a child; it is routed to the agencies that should know."""
     require_role(caller, Role.AGENCY_SYSTEM, Role.CASEWORKER)
-    if caller.agency not in request.app.state.agencies:
+    if not request.app.state.partnership.has_agency(caller.agency):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"Agency {caller.agency!r} is not in the partnership."
         )
@@ -110,6 +118,7 @@ async def submit_concern(
             f"Source reference {concern.source_reference!r} was already used for concern "
             f"{accepted.concern_id} with different content.",
             request=request,
+            model=ConflictProblem,
             concern_id=str(accepted.concern_id),
         )
     service.relay.wake()

@@ -11,11 +11,13 @@ from services.common.db import migrate
 from services.intake import api, handlers
 from services.intake.settings import IntakeSettings
 from services.intake.store import metadata
+from services.partnership import load_partnership
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service as an ASGI app."""
     settings = settings or IntakeSettings()
+    partnership = load_partnership(settings.partnership_path)
     app = build_service_app(
         name="intake",
         title="Safeguarding Exchange: intake",
@@ -24,9 +26,10 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         metadata=metadata,
         versions=Path(__file__).resolve().parent / "migrations",
         routers=[api.router],
-        register_handlers=handlers.register,
+        register_handlers=lambda runtime: handlers.register(runtime, partnership),
         max_body=settings.max_body_bytes,
     )
+    app.state.partnership = partnership
     api.problem_media_types(app)
     return app
 

@@ -20,9 +20,11 @@ from services.common.runtime import ServiceRuntime
 from services.intake import store
 from services.intake.accept import accept_concern
 from services.intake.policy import Resubmission, timeliness_errors
+from services.partnership import Partnership
 
 log = structlog.get_logger()
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
+PartnershipContext = Annotated[Partnership, Context("partnership")]
 GROUP = "intake"
 
 
@@ -63,7 +65,9 @@ async def _dead_letter(runtime: ServiceRuntime, message: KafkaMessage, reason: s
     log.warning("concern.dead_lettered", reason=reason[:200])
 
 
-async def on_concern_submitted(message: KafkaMessage, runtime: RuntimeContext) -> None:
+async def on_concern_submitted(
+    message: KafkaMessage, runtime: RuntimeContext, partnership: PartnershipContext
+) -> None:
     """Accept a concern an agency system put on Kafka, proven by the token in its header."""
     token = message.headers.get("authorization", "").removeprefix("Bearer ").strip()
     if runtime.token_verifier is None:
@@ -76,7 +80,7 @@ async def on_concern_submitted(message: KafkaMessage, runtime: RuntimeContext) -
     if caller.role not in (Role.AGENCY_SYSTEM, Role.CASEWORKER):
         await _dead_letter(runtime, message, f"authorization: role {caller.role} may not submit")
         return
-    if caller.agency not in runtime.agencies:
+    if not partnership.has_agency(caller.agency):
         await _dead_letter(runtime, message, f"authorization: unknown agency {caller.agency}")
         return
     try:
@@ -114,10 +118,11 @@ async def _undecoded(message: KafkaMessage) -> bytes:
     return message.body
 
 
-def register(runtime: ServiceRuntime) -> None:
+def register(runtime: ServiceRuntime, partnership: Partnership) -> None:
     """Subscribe intake's handlers on the runtime's broker."""
     broker = runtime.broker
     broker.context.set_global("runtime", runtime)
+    broker.context.set_global("partnership", partnership)
     declare_publications(
         broker,
         "intake",

@@ -3,9 +3,10 @@
 from pydantic import AliasChoices, Field
 
 from services.common.settings import ServiceSettings
+from services.partnership.settings import PartnershipSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(ServiceSettings, PartnershipSettings):
     """Intake: where agency systems post concerns."""
 
     port: int = Field(default=8001, validation_alias=AliasChoices("port", "INTAKE_PORT"))

@@ -27,8 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from schemas.v1 import Envelope, Topic
-from services.common.outbox import outbox_insert, outbox_parameters
+from services.common.outbox import OutboxMessage, outbox_insert, outbox_parameters
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
@@ -86,7 +85,7 @@ async def add_submission(
     connection: AsyncConnection,
     outbox: Table,
     submission: dict[str, Any],
-    events: Sequence[tuple[Envelope, Topic, str | None]],
+    events: Sequence[OutboxMessage],
 ) -> bool:
     """Insert a submission (a value for each SUBMITTED column) and its events, in one statement.
 

@@ -22,7 +22,7 @@ from schemas.v1 import (
     Topic,
 )
 from services.common.auth import Caller, CallerDep, Role, require_role
-from services.common.outbox import enqueue_all
+from services.common.outbox import OutboxMessage, enqueue_all
 from services.common.problems import problem_doc
 from services.common.runtime import RuntimeDep, ServiceRuntime
 from services.routing import store
@@ -77,7 +77,7 @@ def _audit(
     notification_id: UUID | None = None,
     fields: list[str] | None = None,
     details: dict[str, Any] | None = None,
-) -> tuple[AuditEvent, Topic, str | None]:
+) -> OutboxMessage:
     payload = notification.notification if notification else None
     event = AuditEvent(
         producer="routing",
@@ -91,7 +91,7 @@ def _audit(
             details=details or {},
         ),
     )
-    return event, Topic.AUDIT_EVENTS, str(payload.concern_id) if payload else None
+    return OutboxMessage(event, Topic.AUDIT_EVENTS, str(payload.concern_id) if payload else None)
 
 
 def _cursor(seq: int) -> str:

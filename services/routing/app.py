@@ -8,9 +8,9 @@ from fastapi import FastAPI
 
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
+from services.partnership import load_partnership
 from services.routing import api, handlers, stream
 from services.routing.escalation import escalation_job
-from services.routing.partnership import load_partnership
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
 from services.routing.store_children import ChildIndexSecret

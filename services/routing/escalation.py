@@ -21,7 +21,6 @@ from schemas.v1 import (
     AuditAction,
     AuditEvent,
     AuditEventPayload,
-    Envelope,
     NotificationKind,
     NotificationRouted,
     NotificationRoutedPayload,
@@ -30,11 +29,11 @@ from schemas.v1 import (
 from schemas.v1.concern import ConcernSubmission
 from schemas.v1.disclosure import DisclosedConcern
 from services.common.db import UnitOfWork
-from services.common.outbox import enqueue_all
+from services.common.outbox import OutboxMessage, enqueue_all
 from services.common.runtime import ServiceRuntime
+from services.partnership import Partnership
 from services.routing import policy, store, store_children
 from services.routing.notifications import ROUTING, delivery_audit
-from services.routing.partnership import Partnership
 from services.routing.profiles import apply_sharing_profile
 
 log = structlog.get_logger()
@@ -91,13 +90,16 @@ def escalation_events(
     *,
     escalated_at: datetime,
     child_key: str,
-) -> list[tuple[Envelope, Topic, str | None]]:
+) -> list[OutboxMessage]:
     """The events announcing one escalation: notifications, and what the audit log records."""
     correlation_id = f"escalation-{original.notification_id}"
     concern_key = str(original.concern_id)
-    events: list[tuple[Envelope, Topic, str | None]] = [
-        (NotificationRouted(correlation_id=correlation_id, payload=n), Topic.NOTIFICATIONS_ROUTED,
-         child_key)
+    events: list[OutboxMessage] = [
+        OutboxMessage(
+            NotificationRouted(correlation_id=correlation_id, payload=n),
+            Topic.NOTIFICATIONS_ROUTED,
+            child_key,
+        )
         for n in escalations
     ]  # fmt: skip
     audits = [
@@ -117,7 +119,7 @@ def escalation_events(
         )
     ] + [delivery_audit(n) for n in escalations]
     events.extend(
-        (
+        OutboxMessage(
             AuditEvent(
                 producer="routing",
                 correlation_id=correlation_id,

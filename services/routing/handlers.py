@@ -15,7 +15,6 @@ from schemas.v1 import (
     ConcernReceived,
     ConcernReceivedPayload,
     ConcernRouted,
-    Envelope,
     NotificationRouted,
     NotificationRoutedPayload,
     Topic,
@@ -23,8 +22,9 @@ from schemas.v1 import (
 from schemas.v1.events import ChronologyEntry
 from services.common.kafka import batch_of, declare_publications
 from services.common.logging import bind_correlation_id
-from services.common.outbox import enqueue_all, first_deliveries
+from services.common.outbox import OutboxMessage, enqueue_all, first_deliveries
 from services.common.runtime import ServiceRuntime
+from services.partnership import Partnership
 from services.routing import policy, store, store_children
 from services.routing.notifications import (
     alert_events,
@@ -32,7 +32,6 @@ from services.routing.notifications import (
     cumulative_alert,
     routed_events,
 )
-from services.routing.partnership import Partnership
 from services.routing.store_children import ChildIndexSecret
 
 log = structlog.get_logger()
@@ -84,7 +83,7 @@ async def on_concerns_received(
         alerted = {child.child_id: child.last_alerted_at for child in children}
         newly_alerted: dict[UUID, datetime] = {}
         stored: list[NotificationRoutedPayload] = []
-        outgoing: list[tuple[Envelope, Topic, str | None]] = []
+        outgoing: list[OutboxMessage] = []
         routed: list[tuple[ConcernReceived, UUID, list[NotificationRoutedPayload], str | None]] = []
         for event, child in zip(batch, children, strict=True):
             received = event.payload

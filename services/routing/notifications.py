@@ -18,15 +18,15 @@ from schemas.v1 import (
     ConcernReceivedPayload,
     ConcernRouted,
     ConcernRoutedPayload,
-    Envelope,
     NotificationKind,
     NotificationRouted,
     NotificationRoutedPayload,
     RoutedRecipient,
     Topic,
 )
+from services.common.outbox import OutboxMessage
+from services.partnership import Partnership
 from services.routing import policy
-from services.routing.partnership import Partnership
 from services.routing.policy import RoutingDecision
 from services.routing.profiles import apply_sharing_profile
 
@@ -85,7 +85,7 @@ def routed_events(
     routed_at: datetime,
     correlation_id: str,
     child_key: str,
-) -> list[tuple[Envelope, Topic, str | None]]:
+) -> list[OutboxMessage]:
     """The events announcing a routing: notifications, where it went, and the audit entries."""
     concern_key = str(received.concern_id)
     recipients = [
@@ -94,13 +94,16 @@ def routed_events(
         )
         for n in notifications
     ]
-    events: list[tuple[Envelope, Topic, str | None]] = [
-        (NotificationRouted(correlation_id=correlation_id, payload=n), Topic.NOTIFICATIONS_ROUTED,
-         child_key)
+    events: list[OutboxMessage] = [
+        OutboxMessage(
+            NotificationRouted(correlation_id=correlation_id, payload=n),
+            Topic.NOTIFICATIONS_ROUTED,
+            child_key,
+        )
         for n in notifications
     ]  # fmt: skip
     events.append(
-        (
+        OutboxMessage(
             ConcernRouted(
                 correlation_id=correlation_id,
                 payload=ConcernRoutedPayload(
@@ -116,7 +119,7 @@ def routed_events(
         )
     )
     events.append(
-        (
+        OutboxMessage(
             AuditEvent(
                 producer="routing",
                 correlation_id=correlation_id,
@@ -138,7 +141,7 @@ def routed_events(
         )
     )
     events.extend(
-        (
+        OutboxMessage(
             AuditEvent(
                 producer="routing",
                 correlation_id=correlation_id,
@@ -197,15 +200,15 @@ def cumulative_alert(
 
 def alert_events(
     alert: NotificationRoutedPayload, *, routed_at: datetime, correlation_id: str
-) -> list[tuple[Envelope, Topic, str | None]]:
+) -> list[OutboxMessage]:
     """The events announcing a cumulative-concern alert: the notification and its delivery."""
     return [
-        (
+        OutboxMessage(
             NotificationRouted(correlation_id=correlation_id, payload=alert),
             Topic.NOTIFICATIONS_ROUTED,
             str(alert.child_id),
         ),
-        (
+        OutboxMessage(
             AuditEvent(
                 producer="routing",
                 correlation_id=correlation_id,

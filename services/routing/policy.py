@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 from uuid import UUID
 
 from schemas.v1.concern import ConcernSubmission, Severity, Subject, postcode_district
-from services.routing.partnership import AgencyKind, Conditions, Partnership, RouteTarget, Rule
+from services.partnership import AgencyKind, Conditions, Partnership, RouteTarget, Rule
 
 FALLBACK = "fallback"
 

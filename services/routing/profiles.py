@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.v1.concern import ConcernSubmission
-from schemas.v1.disclosure import DisclosedConcern, DisclosedSubject
-
-WHOLE_PARTS: frozenset[str] = frozenset(DisclosedConcern.model_fields)
-SUBJECT_FIELDS: frozenset[str] = frozenset(
-    f"subject.{name}" for name in DisclosedSubject.model_fields
+from schemas.v1.disclosure import (
+    DISCLOSABLE_FIELDS,
+    SUBJECT_FIELDS,
+    DisclosedConcern,
+    DisclosedSubject,
 )
-DISCLOSABLE_FIELDS: frozenset[str] = WHOLE_PARTS | SUBJECT_FIELDS
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from pydantic import AliasChoices, Field, SecretStr
 
 from services.common.settings import ServiceSettings
+from services.partnership.settings import PartnershipSettings
 
 
-class RoutingSettings(ServiceSettings):
+class RoutingSettings(ServiceSettings, PartnershipSettings):
     """Routing: decides recipients and serves caseworkers' inboxes."""
 
     port: int = Field(default=8002, validation_alias=AliasChoices("port", "ROUTING_PORT"))

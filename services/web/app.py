@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from services.common.http import health_router, install_middleware
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import configure_logging
-from services.routing.partnership import load_partnership
+from services.partnership import load_partnership
 from services.web.context import HERE, WebContext, make_templates, web
 from services.web.pages import router
 from services.web.session import COOKIE, Forbidden, SignInRequired, token_verifier

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from services.common.auth import TokenVerifier
-from services.routing.partnership import Partnership
+from services.partnership import Partnership
 from services.web import views
 from services.web.settings import WebSettings
 from services.web.upstream import Upstream

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import DEFAULT_PARTNERSHIP
+from services.partnership.settings import PartnershipSettings
 
 
-class WebSettings(BaseSettings):
+class WebSettings(PartnershipSettings):
     """Where routing and audit answer, how tokens are checked, and whether dev login is on."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -32,9 +32,5 @@ class WebSettings(BaseSettings):
     )
     cookie_secure: bool = Field(
         default=False, description="Mark the session cookie Secure (set true behind HTTPS)."
-    )
-    partnership_path: Path = Field(
-        default=DEFAULT_PARTNERSHIP,
-        validation_alias=AliasChoices("partnership_path", "SAFEGUARD_PARTNERSHIP"),
     )
     log_level: str = "INFO"

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.v1 import TOPICS, Topic
 from schemas.v1.concern import ConcernSubmission
-from services.routing.partnership import Partnership
+from services.partnership import Partnership
 from services.routing.policy import decide_recipients
 from tests.faults.load import Submission
 

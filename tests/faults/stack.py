@@ -23,7 +23,7 @@ from deploy.local.stack import service_pidfile
 from services.common.auth import Role, mint_token
 from services.common.keys import load_or_create_signing_key
 from services.common.settings import ServiceSettings
-from services.routing.partnership import default_partnership_path
+from services.partnership import default_partnership_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "audit", "web")

@@ -20,7 +20,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 
-from services.routing.partnership import load_partnership
+from services.partnership import load_partnership
 from tests.faults.chaos import ChaosPlan, carry_out, plan_chaos
 from tests.faults.ledger import Progress, TopicLog, check_everything, progress
 from tests.faults.load import LoadRecord, Submission, steady_load, submissions

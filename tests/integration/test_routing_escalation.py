@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schemas.v1 import ConcernReceivedPayload, Submitter
 from services.common.db import UnitOfWork, make_engine
 from services.common.outbox import outbox_table
+from services.partnership import Partnership
 from services.routing import store
 from services.routing.app import migrate_routing
 from services.routing.escalation import escalate_overdue
 from services.routing.notifications import concern_notifications
-from services.routing.partnership import Partnership
 from services.routing.policy import decide_recipients
 from services.routing.settings import RoutingSettings
 from tests.builders import a_concern, the_reference_partnership

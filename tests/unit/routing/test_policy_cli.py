@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deploy.cli_policy import cmd_policy_check, received_at, register
-from services.routing.partnership import default_partnership_path
+from services.partnership import default_partnership_path
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_CONCERN = ROOT / "docs" / "examples" / "concern.json"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.v1.concern import Category, ConcernSubmission, Severity
-from services.routing.partnership import AgencyKind
+from services.partnership import AgencyKind
 from services.routing.policy import decide_recipients
 from services.routing.profiles import apply_sharing_profile
 from tests.builders import a_concern, the_reference_partnership

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from services.routing.profiles import DISCLOSABLE_FIELDS, apply_sharing_profile
+from schemas.v1.disclosure import DISCLOSABLE_FIELDS
+from services.routing.profiles import apply_sharing_profile
 from tests.builders import a_concern, the_reference_partnership
 
 

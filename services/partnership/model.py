@@ -1,16 +1,13 @@
-"""The partnership file: areas, agencies, sharing profiles, deadlines and routing rules."""
+"""Pure: a partnership's policy (areas, agencies, profiles, deadlines, rules) and its checks."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,17 +16,16 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from schemas.v1.concern import Category, Severity
-from services.routing.profiles import DISCLOSABLE_FIELDS, SUBJECT_FIELDS
+from schemas.v1.disclosure import DISCLOSABLE_FIELDS, SUBJECT_FIELDS
 
 Loc = tuple[str | int, ...]
-_CHECK_LATER = "partnership.check_cross_references_later"
+CHECK_LATER = "partnership.check_cross_references_later"
 # Years and months have no fixed length, so only weeks, days and times are accepted.
 _ISO_DURATION = re.compile(
     r"^P(?:\d+W|(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$"
@@ -171,12 +167,16 @@ class Partnership(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Partnership:
-        if isinstance(info.context, dict) and info.context.get(_CHECK_LATER):
+        if isinstance(info.context, dict) and info.context.get(CHECK_LATER):
             return self
         problems = cross_reference_problems(self)
         if problems:
-            raise ValueError("; ".join(f"{_place(loc)}: {reason}" for loc, reason in problems))
+            raise ValueError("; ".join(f"{place(loc)}: {reason}" for loc, reason in problems))
         return self
+
+    def has_agency(self, agency_id: str) -> bool:
+        """Whether an agency of this id is in the partnership."""
+        return any(agency.id == agency_id for agency in self.agencies)
 
     def agency(self, agency_id: str) -> Agency:
         """The agency with this id (KeyError if there is none)."""
@@ -261,71 +261,8 @@ def cross_reference_problems(p: Partnership) -> list[tuple[Loc, str]]:
     return problems
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a partnership file."""
-
-    place: str
-    line: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}, " if self.line else ""
-        return f"{where}{self.place}: {self.reason}"
-
-
-class PartnershipError(ValueError):
-    """A partnership file that cannot be used, with every problem found in it."""
-
-    def __init__(self, path: Path, problems: list[Problem]) -> None:
-        self.path = path
-        self.problems = problems
-        listed = "\n".join(f"  {problem}" for problem in problems)
-        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
-        super().__init__(f"partnership file {path} is invalid ({count}):\n{listed}")
-
-
-def default_partnership_path() -> Path:
-    """The reference partnership shipped with the routing service."""
-    return Path(__file__).resolve().parent / "partnerships" / "northmoor-eastvale.yaml"
-
-
-def load_partnership(path: Path | str) -> Partnership:
-    """Read and check a partnership file, reporting every problem with its place and line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as error:
-        raise PartnershipError(
-            path, [Problem("(file)", None, f"cannot be read: {error}")]
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        reason = f"is not YAML: {getattr(error, 'problem', None) or error}"
-        raise PartnershipError(path, [Problem("(file)", mark and mark.line + 1, reason)]) from None
-    problems = _duplicate_keys(root, ())
-    try:
-        partnership = Partnership.model_validate(document, context={_CHECK_LATER: True})
-    except ValidationError as error:
-        for found in error.errors():
-            loc, reason = tuple(found["loc"]), _reason(found["type"], found["msg"])
-            problems.append(Problem(_place(loc), _line(root, loc), reason))
-        raise PartnershipError(path, problems) from None
-    for loc, reason in cross_reference_problems(partnership):
-        problems.append(Problem(_place(loc), _line(root, loc), reason))
-    if problems:
-        raise PartnershipError(path, problems)
-    return partnership
-
-
-def _reason(kind: str, message: str) -> str:
-    reasons = {"extra_forbidden": "unknown key", "missing": "required but missing"}
-    return reasons.get(kind, message.removeprefix("Value error, "))
-
-
-def _place(loc: Loc) -> str:
+def place(loc: Loc) -> str:
+    """A place in the file as a person reads it: rules[2].when.age_under."""
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -333,38 +270,3 @@ def _place(loc: Loc) -> str:
         elif "[" not in part and "(" not in part:  # pydantic's union and key tags name no place
             text += f".{part}" if text else part
     return text or "(top)"
-
-
-def _line(node: yaml.Node | None, loc: Loc) -> int | None:
-    line = None if node is None else node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    node, line = value, key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-    return line
-
-
-def _duplicate_keys(node: yaml.Node | None, loc: Loc) -> list[Problem]:
-    # safe_load quietly keeps the last of two equal keys; a partnership file must not.
-    problems: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            name = str(key.value)
-            if name in seen:
-                problems.append(
-                    Problem(_place((*loc, name)), key.start_mark.line + 1, "key repeated")
-                )
-            seen.add(name)
-            problems += _duplicate_keys(value, (*loc, name))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            problems += _duplicate_keys(item, (*loc, i))
-    return problems

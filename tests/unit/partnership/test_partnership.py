@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.routing.partnership import (
+from services.partnership import (
     Partnership,
     PartnershipError,
     RouteTarget,
