@@ -7,7 +7,7 @@ import contextlib
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import structlog
@@ -144,6 +144,44 @@ async def first_deliveries(
         .returning(processed.c.event_id)
     )
     return set((await session.execute(statement, {"ids": wanted})).scalars())
+
+
+class Outbox(Protocol):
+    """Where a unit of work puts the events it announces; they commit with its changes."""
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events, to be published once the unit of work commits."""
+
+
+class ProcessedEvents(Protocol):
+    """The ids of the events a service has handled, so a redelivery changes nothing."""
+
+    async def first_deliveries(self, event_ids: Iterable[UUID]) -> set[UUID]:
+        """Record these ids as handled; those not handled before."""
+
+
+class SessionOutbox:
+    """The outbox table, written in one session's transaction."""
+
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self._session = session
+        self._table = table
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events in the session's transaction."""
+        await enqueue_all(self._session, self._table, messages)
+
+
+class SessionProcessedEvents:
+    """The processed-events table, written in one session's transaction."""
+
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        self._session = session
+        self._table = table
+
+    async def first_deliveries(self, event_ids: Iterable[UUID]) -> set[UUID]:
+        """Record these ids as handled in the session's transaction; those not handled before."""
+        return await first_deliveries(self._session, self._table, event_ids)
 
 
 class OutboxRelay:
