@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.v1.concern import Category, Severity
 from schemas.v1.disclosure import DisclosedConcern
-from schemas.v1.events import ChronologyEntry, NotificationKind
+from schemas.v1.events import (
+    ChronologyEntry,
+    EscalationReason,
+    FeedbackDetail,
+    NotificationKind,
+)
 
 
 class _View(BaseModel):
@@ -26,10 +31,21 @@ class ConcernAccepted(_View):
 
 
 class RecipientView(_View):
-    """One agency a concern was routed to."""
+    """One agency a concern was routed to, and how far it has got with it."""
 
     agency: str
     reasons: list[str]
+    notification_id: UUID | None = None
+    acknowledge_by: datetime | None = None
+    decide_by: datetime | None = None
+    acknowledged_at: datetime | None = None
+    decision: str | None = Field(default=None, description="The latest decision's code.")
+    decision_label: str | None = None
+    decided_at: datetime | None = None
+    assigned: bool = Field(default=False, description="Whether someone there has taken it.")
+    overdue: bool = Field(
+        default=False, description="Whether its acknowledgement or decision is past its deadline."
+    )
 
 
 class ConcernStatusView(_View):
@@ -49,6 +65,7 @@ class NotificationStatus(StrEnum):
     NEW = "new"
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
+    DECIDED = "decided"
 
 
 class AcknowledgementView(_View):
@@ -56,6 +73,91 @@ class AcknowledgementView(_View):
 
     acknowledged_by: str
     acknowledged_at: datetime
+    acknowledged_by_role: str | None = Field(
+        default=None, description="caseworker (a person) or agency_system (a machine)."
+    )
+
+
+Assignee = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The subject (person) it is assigned to, as their token names them.",
+    ),
+]
+
+
+class DecisionRequest(_View):
+    """A recipient's decision on a notification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: str = Field(
+        min_length=1, max_length=64, description="A decision code of the recipient's agency kind."
+    )
+    rationale: str | None = Field(
+        default=None, max_length=4000, description="Why (personal data: stored, never logged)."
+    )
+
+
+class AssignmentRequest(_View):
+    """Who in the recipient agency takes a notification."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    assignee: Assignee
+
+
+class DecisionCodeView(_View):
+    """A decision an agency may record, with its label."""
+
+    code: str
+    label: str
+
+
+class DecisionView(_View):
+    """One decision or revision, as recorded."""
+
+    revision: int
+    decision: str
+    decision_label: str
+    rationale: str | None = None
+    decided_by: str
+    decided_by_role: str
+    decided_at: datetime
+
+
+class ChildSummary(_View):
+    """The child, as far as the recipient's profile allows a list to show."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    age: int | None = Field(default=None, description="Whole years when the concern was received.")
+
+
+class NotificationSummary(_View):
+    """A notification as a worklist row: never the narrative, household or reporter."""
+
+    notification_id: UUID
+    concern_id: UUID
+    kind: NotificationKind
+    status: NotificationStatus
+    category: Category
+    severity: Severity
+    source_agency: str
+    received_at: datetime
+    acknowledge_by: datetime
+    decide_by: datetime | None = None
+    due_at: datetime = Field(description="The next deadline: acknowledgement, then decision.")
+    overdue: bool
+    assignee: str | None = None
+    child: ChildSummary
+    decision: str | None = None
+    decision_label: str | None = None
+    escalation_of: UUID | None = None
+    missed_by_agency: str | None = None
 
 
 class NotificationView(_View):
@@ -77,6 +179,19 @@ class NotificationView(_View):
     concern: DisclosedConcern
     disclosed_fields: list[str]
     chronology: list[ChronologyEntry] | None = None
+    decide_by: datetime | None = None
+    overdue: bool = False
+    assignee: str | None = None
+    decision: DecisionView | None = Field(default=None, description="The latest decision.")
+    decisions: list[DecisionView] = Field(
+        default_factory=list, description="Every decision and revision, oldest first."
+    )
+    decision_codes: list[DecisionCodeView] = Field(
+        default_factory=list, description="The decisions this agency may record."
+    )
+    escalation_reason: EscalationReason | None = None
+    missed_by_agency: str | None = None
+    feedback: FeedbackDetail | None = None
 
 
 class NotificationPage(_View):

@@ -20,6 +20,8 @@ class AuditAction(StrEnum):
     NOTIFICATION_LISTED = "notification.listed"
     NOTIFICATION_VIEWED = "notification.viewed"
     NOTIFICATION_ACKNOWLEDGED = "notification.acknowledged"
+    NOTIFICATION_ASSIGNED = "notification.assigned"
+    NOTIFICATION_DECIDED = "notification.decided"
     NOTIFICATION_ESCALATED = "notification.escalated"
     ACCESS_DENIED = "access.denied"
     AUDIT_QUERIED = "audit.queried"

@@ -1,4 +1,4 @@
-"""Events on concerns.submitted, concerns.received, concerns.routed and notifications.routed."""
+"""Events on concerns.submitted, .received, .routed and notifications.routed, .changed."""
 
 from __future__ import annotations
 
@@ -61,6 +61,29 @@ class NotificationKind(StrEnum):
     CONCERN = "concern"
     CUMULATIVE_CONCERN = "cumulative_concern"
     ESCALATION = "escalation"
+    FEEDBACK = "feedback"
+
+
+class EscalationReason(StrEnum):
+    """Which deadline a recipient missed."""
+
+    ACKNOWLEDGEMENT_OVERDUE = "acknowledgement_overdue"
+    DECISION_OVERDUE = "decision_overdue"
+
+
+class FeedbackDetail(_Payload):
+    """A recipient's decision, fed back to the agency that raised the concern."""
+
+    decided_notification_id: UUID = Field(description="The notification that was decided.")
+    deciding_agency: str = Field(description="The agency that decided.")
+    decision: str = Field(description="The decision's code, from the partnership file.")
+    decision_label: str = Field(description="The decision as a person reads it.")
+    decided_at: datetime
+    revision: int = Field(ge=1, description="1 for the first decision, 2 for its first revision...")
+    rationale: str | None = Field(
+        default=None,
+        description="Why; only when the source agency's sharing profile includes `narrative`.",
+    )
 
 
 class ChronologyEntry(_Payload):
@@ -97,6 +120,18 @@ class NotificationRoutedPayload(_Payload):
     chronology: list[ChronologyEntry] | None = Field(
         default=None, description="For a cumulative-concern alert: the child's concerns."
     )
+    decide_by: datetime | None = Field(
+        default=None, description="Deadline for the recipient's decision, when one is expected."
+    )
+    escalation_reason: EscalationReason | None = Field(
+        default=None, description="For an escalation: which deadline was missed."
+    )
+    missed_by_agency: str | None = Field(
+        default=None, description="For an escalation: the agency that missed its deadline."
+    )
+    feedback: FeedbackDetail | None = Field(
+        default=None, description="For feedback: the decision it reports."
+    )
 
 
 class NotificationRouted(Envelope):
@@ -113,6 +148,8 @@ class RoutedRecipient(_Payload):
     agency: str
     reasons: list[str]
     notification_id: UUID
+    acknowledge_by: datetime | None = None
+    decide_by: datetime | None = None
 
 
 class ConcernRoutedPayload(_Payload):
@@ -131,3 +168,45 @@ class ConcernRouted(Envelope):
     type: Literal["concern.routed"] = "concern.routed"
     producer: str = "routing"
     payload: ConcernRoutedPayload
+
+
+class NotificationChange(StrEnum):
+    """What changed in a notification's life."""
+
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    DECIDED = "decided"
+    ESCALATED = "escalated"
+
+
+class NotificationChangedPayload(_Payload):
+    """A notification's state after one change, as routing holds it."""
+
+    notification_id: UUID
+    concern_id: UUID
+    kind: NotificationKind
+    recipient_agency: str
+    source_agency: str
+    change: NotificationChange
+    status: str = Field(description="new, acknowledged, escalated or decided.")
+    changed_at: datetime
+    acknowledge_by: datetime
+    decide_by: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by_role: str | None = Field(
+        default=None, description="caseworker (a person) or agency_system (a machine)."
+    )
+    assigned: bool = False
+    decision: str | None = None
+    decision_label: str | None = None
+    decided_at: datetime | None = None
+    revision: int | None = None
+
+
+class NotificationChanged(Envelope):
+    """A notification was acknowledged, assigned, decided or escalated (`notifications.changed`),
+    keyed by concern id."""
+
+    type: Literal["notification.changed"] = "notification.changed"
+    producer: str = "routing"
+    payload: NotificationChangedPayload

@@ -11,6 +11,7 @@ class Topic(StrEnum):
     CONCERNS_RECEIVED = "concerns.received"
     CONCERNS_ROUTED = "concerns.routed"
     NOTIFICATIONS_ROUTED = "notifications.routed"
+    NOTIFICATIONS_CHANGED = "notifications.changed"
     AUDIT_EVENTS = "audit.events"
 
 
@@ -21,5 +22,6 @@ TOPICS: dict[Topic, int] = {
     Topic.CONCERNS_RECEIVED: 6,
     Topic.CONCERNS_ROUTED: 6,
     Topic.NOTIFICATIONS_ROUTED: 6,
+    Topic.NOTIFICATIONS_CHANGED: 6,
     Topic.AUDIT_EVENTS: 6,
 }
