@@ -7,7 +7,7 @@ import contextlib
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
@@ -36,16 +36,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from schemas.v1 import Envelope, Topic
+from services.common.messages import OutboxMessage
 
 log = structlog.get_logger()
-
-
-class OutboxMessage(NamedTuple):
-    """An event to publish, the topic it goes to, and its partition key."""
-
-    event: Envelope
-    topic: Topic
-    key: str | None
 
 
 def outbox_table(metadata: MetaData) -> Table:

@@ -22,7 +22,7 @@ from schemas.v1 import (
     Topic,
 )
 from services.common.auth import Caller
-from services.common.outbox import OutboxMessage
+from services.common.messages import OutboxMessage
 from services.intake import store
 from services.intake.policy import Resubmission, classify_resubmission, submission_digest
 

@@ -24,7 +24,7 @@ from schemas.v1 import (
     RoutedRecipient,
     Topic,
 )
-from services.common.outbox import OutboxMessage
+from services.common.messages import OutboxMessage
 from services.partnership import Partnership
 from services.routing import policy
 from services.routing.policy import RoutingDecision
