@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from schemas.v1 import Envelope, Topic
-from services.common.messages import OutboxMessage
+from services.common.messages import OutboxMessage as OutboxMessage  # re-exported
 
 log = structlog.get_logger()
 
