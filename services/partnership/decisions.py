@@ -19,7 +19,6 @@ from services.partnership.fields import (
     Loc,
     Slug,
     Strict,
-    repeated,
 )
 
 if TYPE_CHECKING:
@@ -117,6 +116,27 @@ def for_kind(by_kind: Mapping[str, T], kind: str) -> T | None:
     return by_kind.get(kind, by_kind.get(DEFAULT))
 
 
+def _repeats(values: Sequence[object]) -> list[int]:
+    return [j for j, value in enumerate(values) if values.index(value) != j]
+
+
+def _uncovered(
+    agencies: Sequence[Agency], section: str, by_kind: Mapping[str, object], what: str
+) -> list[tuple[Loc, str]]:
+    first_of_kind: dict[str, Agency] = {}
+    for agency in agencies:
+        first_of_kind.setdefault(agency.kind.value, agency)
+    return [
+        (
+            (section,),
+            f"no {what} for agency kind {kind} (agency {agency.id}): "
+            f"give {section}.{kind} or {section}.{DEFAULT}",
+        )
+        for kind, agency in first_of_kind.items()
+        if for_kind(by_kind, kind) is None
+    ]
+
+
 def decision_problems(
     agencies: Sequence[Agency],
     decisions: Mapping[str, list[DecisionCode]],
@@ -126,36 +146,17 @@ def decision_problems(
     """Repeated codes or closures, and agency kinds left without codes or decision deadlines."""
     problems: list[tuple[Loc, str]] = []
     for kind, codes in decisions.items():
-        twice = repeated([c.code for c in codes])
-        for j, code in enumerate(codes):
-            if code.code in twice and [c.code for c in codes].index(code.code) != j:
-                problems.append((("decisions", kind, j, "code"), f"{code.code!r} is listed twice"))
+        for j in _repeats([c.code for c in codes]):
+            problems.append((("decisions", kind, j, "code"), f"{codes[j].code!r} is listed twice"))
     for kind, deadlines in decide_within.items():
         missing = [severity.value for severity in Severity if severity not in deadlines]
         if missing:
-            problems.append(
-                (("decide_within", kind), f"no deadline for severity {', '.join(missing)}")
-            )
-    first_of_kind: dict[str, Agency] = {}
-    for agency in agencies:
-        first_of_kind.setdefault(agency.kind.value, agency)
-    for kind, agency in first_of_kind.items():
-        sections = (
-            ("decisions", decisions, "decision codes"),
-            ("decide_within", decide_within, "decision deadlines"),
+            reason = f"no deadline for severity {', '.join(missing)}"
+            problems.append((("decide_within", kind), reason))
+    problems += _uncovered(agencies, "decisions", decisions, "decision codes")
+    problems += _uncovered(agencies, "decide_within", decide_within, "decision deadlines")
+    for j in _repeats(calendar.closures):
+        problems.append(
+            (("working_days", "closures", j), f"{calendar.closures[j]} is listed twice")
         )
-        for section, by_kind, what in sections:
-            if for_kind(by_kind, kind) is None:
-                problems.append(
-                    (
-                        (section,),
-                        f"no {what} for agency kind {kind} (agency {agency.id}): "
-                        f"give {section}.{kind} or {section}.{DEFAULT}",
-                    )
-                )
-    seen: set[date] = set()
-    for j, day in enumerate(calendar.closures):
-        if day in seen:
-            problems.append((("working_days", "closures", j), f"{day} is listed twice"))
-        seen.add(day)
     return problems
