@@ -1,5 +1,18 @@
 """The partnership: one owner of its policy model, its checks and the loading of its file."""
 
+from services.partnership.deadlines import (
+    add_working_days,
+    decision_deadline,
+    is_decision_overdue,
+    is_working_day,
+)
+from services.partnership.decisions import (
+    BankHolidays,
+    DecisionCode,
+    WithinWorkingDays,
+    WorkingCalendar,
+)
+from services.partnership.fields import AgencyKind
 from services.partnership.loader import (
     PartnershipError,
     Problem,
@@ -8,7 +21,6 @@ from services.partnership.loader import (
 )
 from services.partnership.model import (
     Agency,
-    AgencyKind,
     Conditions,
     CumulativeConcern,
     Partnership,
@@ -19,13 +31,21 @@ from services.partnership.model import (
 __all__ = [
     "Agency",
     "AgencyKind",
+    "BankHolidays",
     "Conditions",
     "CumulativeConcern",
+    "DecisionCode",
     "Partnership",
     "PartnershipError",
     "Problem",
     "RouteTarget",
     "Rule",
+    "WithinWorkingDays",
+    "WorkingCalendar",
+    "add_working_days",
+    "decision_deadline",
     "default_partnership_path",
+    "is_decision_overdue",
+    "is_working_day",
     "load_partnership",
 ]

@@ -8,13 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from services.partnership.model import (
-    CHECK_LATER,
-    Loc,
-    Partnership,
-    cross_reference_problems,
-    place,
-)
+from services.partnership.fields import Loc
+from services.partnership.model import CHECK_LATER, Partnership, cross_reference_problems, place
 
 
 @dataclass(frozen=True)

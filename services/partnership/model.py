@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -23,28 +18,33 @@ from pydantic import (
 
 from schemas.v1.concern import Category, Severity
 from schemas.v1.disclosure import DISCLOSABLE_FIELDS, SUBJECT_FIELDS
-
-Loc = tuple[str | int, ...]
-CHECK_LATER = "partnership.check_cross_references_later"
-# Years and months have no fixed length, so only weeks, days and times are accepted.
-_ISO_DURATION = re.compile(
-    r"^P(?:\d+W|(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$"
+from services.partnership.decisions import (
+    DecideWithin,
+    DecisionCode,
+    DecisionCodes,
+    WithinWorkingDays,
+    WorkingCalendar,
+    decision_problems,
+    for_kind,
 )
+from services.partnership.fields import AgencyKind, Count, Duration, Label, Loc, Slug
+from services.partnership.fields import Strict as _Strict
+from services.partnership.fields import repeated as _repeated
 
-
-def _iso_duration(value: object) -> object:
-    if not isinstance(value, str) or not _ISO_DURATION.match(value):
-        raise ValueError(
-            f"{value!r} is not an ISO 8601 duration in weeks, days, hours, minutes or seconds "
-            "(years and months vary in length), such as PT15M, P1D or P2W"
-        )
-    return value
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return value
+CHECK_LATER = "partnership.check_cross_references_later"
+# Reasons a notification gives that no rule of the file names; a rule may not take their ids.
+BUILT_IN_REASONS = {
+    "fallback": "No children's social care was found, so the partnership's fallback receives it",
+    "cumulative_concern": (
+        "Several agencies have raised concerns about this child within the partnership's "
+        "window, so the children's social care of the child's home area is alerted"
+    ),
+    "escalation": (
+        "It was not acknowledged or decided by its deadline, so it is passed on again and "
+        "to the children's social care of the child's home area"
+    ),
+    "feedback": "The decision of an agency that received the concern, returned to its source",
+}
 
 
 def _profile_field(value: str) -> str:
@@ -53,22 +53,9 @@ def _profile_field(value: str) -> str:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_iso_duration), AfterValidator(_positive)]
-Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 District = Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")]
 ProfileField = Annotated[str, AfterValidator(_profile_field)]
-Count = Annotated[StrictInt, Field(ge=1)]
 Age = Annotated[StrictInt, Field(ge=0, le=25)]
-
-
-class AgencyKind(StrEnum):
-    """What an agency is; children's social care and schools have routing meaning."""
-
-    CHILDRENS_SOCIAL_CARE = "childrens_social_care"
-    POLICE = "police"
-    SCHOOL = "school"
-    HEALTH = "health"
-    YOUTH_JUSTICE = "youth_justice"
 
 
 class RouteTarget(StrEnum):
@@ -77,10 +64,6 @@ class RouteTarget(StrEnum):
     CHILDRENS_SOCIAL_CARE_OF_HOME_AREA = "childrens_social_care_of_home_area"
     CHILDRENS_SOCIAL_CARE_OF_INCIDENT_AREA = "childrens_social_care_of_incident_area"
     SCHOOL_OF_SUBJECT = "school_of_subject"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Agency(_Strict):
@@ -129,6 +112,7 @@ class Rule(_Strict):
     """When the conditions hold, send the concern to these recipients."""
 
     id: Slug
+    description: Label | None = None
     when: Conditions = Field(default_factory=Conditions)
     route: Annotated[list[Slug], Field(min_length=1)] | RouteTarget
 
@@ -164,6 +148,9 @@ class Partnership(_Strict):
     ack_within: dict[Severity, Duration]
     rules: list[Rule]
     cumulative_concern: CumulativeConcern
+    decisions: DecisionCodes
+    working_days: WorkingCalendar = Field(default_factory=WorkingCalendar)
+    decide_within: DecideWithin
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Partnership:
@@ -190,9 +177,41 @@ class Partnership(_Strict):
         """The agency that receives what no children's social care could be found for."""
         return next(agency for agency in self.agencies if agency.fallback)
 
+    def kind_of(self, agency: str | AgencyKind) -> AgencyKind:
+        """The kind of an agency given by id, or the kind itself (KeyError if neither)."""
+        if isinstance(agency, AgencyKind):
+            return agency
+        if self.has_agency(agency):
+            return self.agency(agency).kind
+        if agency in set(AgencyKind):
+            return AgencyKind(agency)
+        raise KeyError(agency)
 
-def _repeated(values: list[str | None]) -> set[str]:
-    return {v for v, count in Counter(values).items() if v is not None and count > 1}
+    def decision_codes(self, agency_id: str) -> list[DecisionCode]:
+        """The decisions this agency may record, in the file's order (KeyError if unknown)."""
+        codes = for_kind(self.decisions, self.agency(agency_id).kind)
+        return list(codes or [])
+
+    def decision_label(self, agency_id: str, code: str) -> str | None:
+        """The words for one of this agency's decision codes; None if it has no such code."""
+        return next((c.label for c in self.decision_codes(agency_id) if c.code == code), None)
+
+    def decision_time(
+        self, agency: str | AgencyKind, severity: Severity
+    ) -> timedelta | WithinWorkingDays:
+        """How long an agency (by id or kind) has to decide on a notification of this severity."""
+        deadlines = for_kind(self.decide_within, self.kind_of(agency))
+        if deadlines is None:
+            raise KeyError(agency)
+        return deadlines[severity]
+
+    def rule_description(self, rule_id: str) -> str:
+        """The sentence a person reads for a reason: the rule's description, else its id."""
+        if rule_id in BUILT_IN_REASONS:
+            return BUILT_IN_REASONS[rule_id]
+        # A reason may name a rule a later policy version dropped; its id still says something.
+        rule = next((rule for rule in self.rules if rule.id == rule_id), None)
+        return rule.description if rule and rule.description else rule_id
 
 
 def _agency_problems(p: Partnership) -> list[tuple[Loc, str]]:
@@ -232,7 +251,7 @@ def _rule_problems(p: Partnership) -> list[tuple[Loc, str]]:
     problems: list[tuple[Loc, str]] = []
     agency_ids = {agency.id for agency in p.agencies}
     authorities = set(p.areas.values()) | {a.local_authority for a in p.agencies}
-    repeated_ids = _repeated([rule.id for rule in p.rules]) | {"fallback"}
+    repeated_ids = _repeated([rule.id for rule in p.rules]) | set(BUILT_IN_REASONS)
     for i, rule in enumerate(p.rules):
         if rule.id in repeated_ids:
             problems.append((("rules", i, "id"), f"{rule.id!r} is used twice or reserved"))
@@ -258,7 +277,7 @@ def cross_reference_problems(p: Partnership) -> list[tuple[Loc, str]]:
     missing = [severity.value for severity in Severity if severity not in p.ack_within]
     if missing:
         problems.append((("ack_within",), f"no deadline for severity {', '.join(missing)}"))
-    return problems
+    return problems + decision_problems(p.agencies, p.decisions, p.decide_within, p.working_days)
 
 
 def place(loc: Loc) -> str:
