@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from schemas.v1 import (
     AcknowledgementView,
@@ -22,7 +22,7 @@ from services.common.problems import problem_doc
 from services.common.runtime import RuntimeDep
 from services.routing import inbox, store
 from services.routing.inbox import InboxFilters, NotificationNotFound
-from services.routing.unit_of_work import routing_unit_of_work
+from services.routing.unit_of_work import RoutingUnitOfWork, routing_unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 READERS = (Role.CASEWORKER, Role.AGENCY_SYSTEM)
@@ -65,6 +65,14 @@ def view(stored: store.StoredNotification) -> NotificationView:
     )
 
 
+async def routing_uow(service: RuntimeDep) -> RoutingUnitOfWork:
+    """A unit of work on routing's database for this request."""
+    return routing_unit_of_work(service)
+
+
+RoutingUowDep = Annotated[RoutingUnitOfWork, Depends(routing_uow)]
+
+
 def _correlation_id(request: Request) -> str:
     value: str = request.state.correlation_id
     return value
@@ -86,7 +94,7 @@ def _seq(cursor: str | None) -> int | None:
 @router.get("/notifications", response_model=NotificationPage, responses=COMMON)
 async def list_notifications(
     caller: CallerDep,
-    service: RuntimeDep,
+    uow: RoutingUowDep,
     request: Request,
     concern_id: UUID | None = None,
     kind: NotificationKind | None = None,
@@ -106,7 +114,7 @@ async def list_notifications(
         severity=severity.value if severity else None,
     )
     page = await inbox.list_notifications(
-        routing_unit_of_work(service), caller, filters, correlation_id=_correlation_id(request)
+        uow, caller, filters, correlation_id=_correlation_id(request)
     )
     next_cursor = None if page.next_before_seq is None else _cursor(page.next_before_seq)
     return NotificationPage(items=[view(n) for n in page.notifications], next_cursor=next_cursor)
@@ -118,13 +126,13 @@ async def list_notifications(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def open_notification(
-    notification_id: UUID, caller: CallerDep, service: RuntimeDep, request: Request
+    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
 ) -> NotificationView:
     """Open one notification; the fields it discloses are audited."""
     require_role(caller, *READERS)
     try:
         stored = await inbox.open_notification(
-            routing_unit_of_work(service), caller, notification_id,
+            uow, caller, notification_id,
             correlation_id=_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
@@ -138,13 +146,13 @@ async def open_notification(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def acknowledge_notification(
-    notification_id: UUID, caller: CallerDep, service: RuntimeDep, request: Request
+    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
 ) -> NotificationView:
     """Acknowledge a notification; repeating it changes nothing."""
     require_role(caller, *READERS)
     try:
         stored = await inbox.acknowledge_notification(
-            routing_unit_of_work(service), caller, notification_id, now=datetime.now(UTC),
+            uow, caller, notification_id, now=datetime.now(UTC),
             correlation_id=_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
