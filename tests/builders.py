@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from schemas.v1.concern import ConcernSubmission
-from schemas.v1.events import ChronologyEntry
+from schemas.v1.events import ChronologyEntry, ConcernReceived, ConcernReceivedPayload, Submitter
 from services.partnership import Partnership, default_partnership_path, load_partnership
 
 RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
@@ -98,3 +98,19 @@ def an_nhs_number() -> str:
 def a_family_name() -> str:
     """A random family name of letters only, so each test's child is a child of its own."""
     return "Test" + "".join(chr(ord("a") + int(d)) for d in f"{uuid4().int % 10**12:012d}")
+
+
+def a_received_concern(
+    *, source_agency: str = "nm-hospital-ed", received: datetime = RECEIVED, **changes: Any
+) -> ConcernReceived:
+    """A concern as published on concerns.received, with fresh ids; `changes` go to a_concern."""
+    return ConcernReceived(
+        correlation_id=f"test-{uuid4().hex[:12]}",
+        payload=ConcernReceivedPayload(
+            concern_id=uuid4(),
+            source_agency=source_agency,
+            received_at=received,
+            submitted_by=Submitter(subject="tester", role="agency_system"),
+            concern=a_concern(**changes),
+        ),
+    )

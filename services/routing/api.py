@@ -7,25 +7,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from schemas.v1 import (
     AcknowledgementView,
-    AuditAction,
-    AuditEvent,
-    AuditEventPayload,
     NotificationKind,
     NotificationPage,
     NotificationStatus,
     NotificationView,
     Severity,
-    Topic,
 )
-from services.common.auth import Caller, CallerDep, Role, require_role
-from services.common.outbox import OutboxMessage, enqueue_all
+from services.common.auth import CallerDep, Role, require_role
 from services.common.problems import problem_doc
-from services.common.runtime import RuntimeDep, ServiceRuntime
-from services.routing import store
+from services.common.runtime import RuntimeDep
+from services.routing import inbox, store
+from services.routing.inbox import InboxFilters, NotificationNotFound
+from services.routing.unit_of_work import RoutingUnitOfWork, routing_unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 READERS = (Role.CASEWORKER, Role.AGENCY_SYSTEM)
@@ -68,30 +65,17 @@ def view(stored: store.StoredNotification) -> NotificationView:
     )
 
 
-def _audit(
-    request: Request,
-    caller: Caller,
-    action: AuditAction,
-    *,
-    notification: store.StoredNotification | None = None,
-    notification_id: UUID | None = None,
-    fields: list[str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> OutboxMessage:
-    payload = notification.notification if notification else None
-    event = AuditEvent(
-        producer="routing",
-        correlation_id=request.state.correlation_id,
-        payload=AuditEventPayload(
-            action=action,
-            actor=caller.as_actor(),
-            concern_id=payload.concern_id if payload else None,
-            notification_id=payload.notification_id if payload else notification_id,
-            fields=fields or [],
-            details=details or {},
-        ),
-    )
-    return OutboxMessage(event, Topic.AUDIT_EVENTS, str(payload.concern_id) if payload else None)
+async def routing_uow(service: RuntimeDep) -> RoutingUnitOfWork:
+    """A unit of work on routing's database for this request."""
+    return routing_unit_of_work(service)
+
+
+RoutingUowDep = Annotated[RoutingUnitOfWork, Depends(routing_uow)]
+
+
+def _correlation_id(request: Request) -> str:
+    value: str = request.state.correlation_id
+    return value
 
 
 def _cursor(seq: int) -> str:
@@ -110,7 +94,7 @@ def _seq(cursor: str | None) -> int | None:
 @router.get("/notifications", response_model=NotificationPage, responses=COMMON)
 async def list_notifications(
     caller: CallerDep,
-    service: RuntimeDep,
+    uow: RoutingUowDep,
     request: Request,
     concern_id: UUID | None = None,
     kind: NotificationKind | None = None,
@@ -121,55 +105,19 @@ async def list_notifications(
 ) -> NotificationPage:
     """The caller's agency's notifications, newest first; every listing is audited."""
     require_role(caller, *READERS)
-    async with service.unit_of_work() as uow:
-        found = await store.list_notifications(
-            uow.session,
-            agency=caller.agency,
-            limit=limit + 1,
-            before_seq=_seq(cursor),
-            concern_id=concern_id,
-            kind=kind.value if kind else None,
-            status=status_.value if status_ else None,
-            severity=severity.value if severity else None,
-        )
-        page = found[:limit]
-        await enqueue_all(
-            uow.session,
-            service.outbox,
-            [
-                _audit(request, caller, AuditAction.NOTIFICATION_LISTED, notification=n,
-                       fields=n.notification.disclosed_fields)
-                for n in page
-            ],
-        )  # fmt: skip
-        await uow.commit()
-    service.relay.wake()
-    next_cursor = _cursor(page[-1].seq) if len(found) > limit else None
-    return NotificationPage(items=[view(n) for n in page], next_cursor=next_cursor)
-
-
-async def _own_notification(
-    uow_session: Any,
-    request: Request,
-    caller: Caller,
-    service: ServiceRuntime,
-    notification_id: UUID,
-) -> store.StoredNotification:
-    stored = await store.find_notification(uow_session, notification_id)
-    if stored is None or stored.notification.recipient_agency != caller.agency:
-        if stored is not None:
-            # Someone asked for another agency's notification: answer as if missing, and record it.
-            await enqueue_all(
-                uow_session,
-                service.outbox,
-                # With the notification, so the refusal appears in its concern's audit trail.
-                [_audit(request, caller, AuditAction.ACCESS_DENIED, notification=stored,
-                        details={"path": request.url.path})],
-            )  # fmt: skip
-            await uow_session.commit()
-            service.relay.wake()
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.")
-    return stored
+    filters = InboxFilters(
+        limit=limit,
+        before_seq=_seq(cursor),
+        concern_id=concern_id,
+        kind=kind.value if kind else None,
+        status=status_.value if status_ else None,
+        severity=severity.value if severity else None,
+    )
+    page = await inbox.list_notifications(
+        uow, caller, filters, correlation_id=_correlation_id(request)
+    )
+    next_cursor = None if page.next_before_seq is None else _cursor(page.next_before_seq)
+    return NotificationPage(items=[view(n) for n in page.notifications], next_cursor=next_cursor)
 
 
 @router.get(
@@ -178,20 +126,17 @@ async def _own_notification(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def open_notification(
-    notification_id: UUID, caller: CallerDep, service: RuntimeDep, request: Request
+    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
 ) -> NotificationView:
     """Open one notification; the fields it discloses are audited."""
     require_role(caller, *READERS)
-    async with service.unit_of_work() as uow:
-        stored = await _own_notification(uow.session, request, caller, service, notification_id)
-        await enqueue_all(
-            uow.session,
-            service.outbox,
-            [_audit(request, caller, AuditAction.NOTIFICATION_VIEWED, notification=stored,
-                    fields=stored.notification.disclosed_fields)],
+    try:
+        stored = await inbox.open_notification(
+            uow, caller, notification_id,
+            correlation_id=_correlation_id(request), path=request.url.path,
         )  # fmt: skip
-        await uow.commit()
-    service.relay.wake()
+    except NotificationNotFound as missing:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
     return view(stored)
 
 
@@ -201,18 +146,15 @@ async def open_notification(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def acknowledge_notification(
-    notification_id: UUID, caller: CallerDep, service: RuntimeDep, request: Request
+    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
 ) -> NotificationView:
     """Acknowledge a notification; repeating it changes nothing."""
     require_role(caller, *READERS)
-    async with service.unit_of_work() as uow:
-        own = await _own_notification(uow.session, request, caller, service, notification_id)
-        now = datetime.now(UTC)
-        if await store.acknowledge(uow.session, notification_id, by=caller.subject, at=now):
-            audit = _audit(request, caller, AuditAction.NOTIFICATION_ACKNOWLEDGED, notification=own)
-            await enqueue_all(uow.session, service.outbox, [audit])
-            await uow.commit()
-            service.relay.wake()
-        stored = await store.find_notification(uow.session, notification_id)
-        assert stored is not None
+    try:
+        stored = await inbox.acknowledge_notification(
+            uow, caller, notification_id, now=datetime.now(UTC),
+            correlation_id=_correlation_id(request), path=request.url.path,
+        )  # fmt: skip
+    except NotificationNotFound as missing:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
     return view(stored)

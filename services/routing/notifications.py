@@ -1,159 +1,143 @@
-"""Pure: the notifications and events that follow from one routing decision."""
+"""Pure: one builder for every kind of notification, and the ids each kind derives.
+
+Every notification carries the concern's envelope (ids, category, severity, source agency,
+received time), who it is for and why, by when it must be acknowledged, and the concern cut to
+what the recipient may see. Only those vary by kind; the builder is the one place they meet.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import JsonValue
-
 from schemas.v1 import (
-    Actor,
-    AuditAction,
-    AuditEvent,
-    AuditEventPayload,
     ChronologyEntry,
     ConcernReceivedPayload,
-    ConcernRouted,
-    ConcernRoutedPayload,
     NotificationKind,
-    NotificationRouted,
     NotificationRoutedPayload,
-    RoutedRecipient,
-    Topic,
 )
-from services.common.messages import OutboxMessage
+from schemas.v1.concern import Category, ConcernSubmission, Severity
 from services.partnership import Partnership
 from services.routing import policy
 from services.routing.policy import RoutingDecision
-from services.routing.profiles import apply_sharing_profile
+from services.routing.profiles import Disclosure, apply_sharing_profile
 
-ROUTING = Actor(subject="routing", agency=None, role="service")
+CUMULATIVE_CONCERN = "cumulative_concern"
 
 
-def delivery_audit(n: NotificationRoutedPayload, **details: JsonValue) -> AuditEventPayload:
-    """The audit record that a notification, with these fields, went to its agency."""
-    return AuditEventPayload(
-        action=AuditAction.NOTIFICATION_DELIVERED,
-        actor=ROUTING,
-        concern_id=n.concern_id,
-        notification_id=n.notification_id,
-        fields=n.disclosed_fields,
-        details={"recipient_agency": n.recipient_agency, "kind": n.kind.value, **details},
+@dataclass(frozen=True)
+class ConcernEnvelope:
+    """What every notification about a concern carries, whatever its recipient may see."""
+
+    concern_id: UUID
+    source_agency: str
+    category: Category
+    severity: Severity
+    received_at: datetime
+
+    @classmethod
+    def of_received(cls, received: ConcernReceivedPayload) -> ConcernEnvelope:
+        """The envelope of a concern as intake received it."""
+        return cls(
+            concern_id=received.concern_id,
+            source_agency=received.source_agency,
+            category=received.concern.category,
+            severity=received.concern.severity,
+            received_at=received.received_at,
+        )
+
+    @classmethod
+    def of_notification(cls, notification: NotificationRoutedPayload) -> ConcernEnvelope:
+        """The envelope an earlier notification carried (for escalations and feedback)."""
+        return cls(
+            concern_id=notification.concern_id,
+            source_agency=notification.source_agency,
+            category=notification.category,
+            severity=notification.severity,
+            received_at=notification.received_at,
+        )
+
+
+# Ids are derived, never random, so a redelivery or a second pass names the same notification
+# and the store's primary key turns a repeat into a no-op.
+def concern_notification_id(concern_id: UUID, agency: str) -> UUID:
+    """The id of a concern's notification to one agency."""
+    return uuid.uuid5(concern_id, f"concern:{agency}")
+
+
+def cumulative_alert_id(concern_id: UUID) -> UUID:
+    """The id of the alert a concern raises: one concern raises at most one."""
+    return uuid.uuid5(concern_id, "cumulative")
+
+
+def escalation_id(original_id: UUID, agency: str) -> UUID:
+    """The id of a notification's escalation to one agency: it can only ever exist once."""
+    return uuid.uuid5(original_id, f"escalation:{agency}")
+
+
+def build_notification(
+    kind: NotificationKind,
+    envelope: ConcernEnvelope,
+    *,
+    notification_id: UUID,
+    recipient: str,
+    disclosure: Disclosure,
+    reasons: Sequence[str],
+    acknowledge_by: datetime,
+    policy_version: str,
+    child_id: UUID | None,
+    escalation_of: UUID | None = None,
+    chronology: list[ChronologyEntry] | None = None,
+) -> NotificationRoutedPayload:
+    """A notification of any kind for one recipient, holding only what its disclosure allows."""
+    return NotificationRoutedPayload(
+        notification_id=notification_id,
+        concern_id=envelope.concern_id,
+        kind=kind,
+        recipient_agency=recipient,
+        source_agency=envelope.source_agency,
+        category=envelope.category,
+        severity=envelope.severity,
+        received_at=envelope.received_at,
+        reasons=list(reasons),
+        policy_version=policy_version,
+        acknowledge_by=acknowledge_by,
+        child_id=child_id,
+        concern=disclosure.concern,
+        disclosed_fields=disclosure.disclosed_fields,
+        escalation_of=escalation_of,
+        chronology=chronology,
     )
 
 
-CUMULATIVE_CONCERN = "cumulative_concern"
+def disclosure_for(concern: ConcernSubmission, agency: str, partnership: Partnership) -> Disclosure:
+    """A concern cut to the sharing profile of one agency of the partnership."""
+    profile = partnership.sharing_profiles[partnership.agency(agency).profile]
+    return apply_sharing_profile(concern, profile)
 
 
 def concern_notifications(
     received: ConcernReceivedPayload, decision: RoutingDecision, *, child_id: UUID | None = None
 ) -> list[NotificationRoutedPayload]:
     """One notification per recipient, cut to its sharing profile."""
-    notifications = []
-    for recipient in decision.recipients:
-        disclosure = apply_sharing_profile(received.concern, recipient.fields)
-        notifications.append(
-            NotificationRoutedPayload(
-                # Derived from the concern and agency, so a redelivered concern names the same one.
-                notification_id=uuid.uuid5(received.concern_id, f"concern:{recipient.agency}"),
-                concern_id=received.concern_id,
-                kind=NotificationKind.CONCERN,
-                recipient_agency=recipient.agency,
-                source_agency=received.source_agency,
-                category=received.concern.category,
-                severity=received.concern.severity,
-                received_at=received.received_at,
-                reasons=list(recipient.reasons),
-                policy_version=decision.policy_version,
-                acknowledge_by=recipient.acknowledge_by,
-                child_id=child_id,
-                concern=disclosure.concern,
-                disclosed_fields=disclosure.disclosed_fields,
-            )
+    envelope = ConcernEnvelope.of_received(received)
+    return [
+        build_notification(
+            NotificationKind.CONCERN,
+            envelope,
+            notification_id=concern_notification_id(received.concern_id, recipient.agency),
+            recipient=recipient.agency,
+            disclosure=apply_sharing_profile(received.concern, recipient.fields),
+            reasons=recipient.reasons,
+            acknowledge_by=recipient.acknowledge_by,
+            policy_version=decision.policy_version,
+            child_id=child_id,
         )
-    return notifications
-
-
-def routed_events(
-    received: ConcernReceivedPayload,
-    notifications: list[NotificationRoutedPayload],
-    *,
-    policy_version: str,
-    routed_at: datetime,
-    correlation_id: str,
-    child_key: str,
-) -> list[OutboxMessage]:
-    """The events announcing a routing: notifications, where it went, and the audit entries."""
-    concern_key = str(received.concern_id)
-    recipients = [
-        RoutedRecipient(
-            agency=n.recipient_agency, reasons=n.reasons, notification_id=n.notification_id
-        )
-        for n in notifications
+        for recipient in decision.recipients
     ]
-    events: list[OutboxMessage] = [
-        OutboxMessage(
-            NotificationRouted(correlation_id=correlation_id, payload=n),
-            Topic.NOTIFICATIONS_ROUTED,
-            child_key,
-        )
-        for n in notifications
-    ]  # fmt: skip
-    events.append(
-        OutboxMessage(
-            ConcernRouted(
-                correlation_id=correlation_id,
-                payload=ConcernRoutedPayload(
-                    concern_id=received.concern_id,
-                    source_agency=received.source_agency,
-                    policy_version=policy_version,
-                    routed_at=routed_at,
-                    recipients=recipients,
-                ),
-            ),
-            Topic.CONCERNS_ROUTED,
-            concern_key,
-        )
-    )
-    events.append(
-        OutboxMessage(
-            AuditEvent(
-                producer="routing",
-                correlation_id=correlation_id,
-                occurred_at=routed_at,
-                payload=AuditEventPayload(
-                    action=AuditAction.CONCERN_ROUTED,
-                    actor=ROUTING,
-                    concern_id=received.concern_id,
-                    details={
-                        "policy_version": policy_version,
-                        "recipients": [
-                            {"agency": r.agency, "reasons": list(r.reasons)} for r in recipients
-                        ],
-                    },
-                ),
-            ),
-            Topic.AUDIT_EVENTS,
-            concern_key,
-        )
-    )
-    events.extend(
-        OutboxMessage(
-            AuditEvent(
-                producer="routing",
-                correlation_id=correlation_id,
-                occurred_at=routed_at,
-                payload=delivery_audit(n),
-            ),
-            Topic.AUDIT_EVENTS,
-            concern_key,
-        )
-        for n in notifications
-    )
-    return events
 
 
 def cumulative_alert(
@@ -173,52 +157,17 @@ def cumulative_alert(
     """
     concern = received.concern
     agency = policy.home_childrens_social_care(concern, partnership)
-    disclosure = apply_sharing_profile(
-        concern, partnership.sharing_profiles[partnership.agency(agency).profile]
-    )
-    return NotificationRoutedPayload(
-        # Derived from the triggering concern: one concern raises at most one alert.
-        notification_id=uuid.uuid5(received.concern_id, "cumulative"),
-        concern_id=received.concern_id,
-        kind=NotificationKind.CUMULATIVE_CONCERN,
-        recipient_agency=agency,
-        source_agency=received.source_agency,
-        category=concern.category,
-        severity=concern.severity,
-        received_at=received.received_at,
+    return build_notification(
+        NotificationKind.CUMULATIVE_CONCERN,
+        ConcernEnvelope.of_received(received),
+        notification_id=cumulative_alert_id(received.concern_id),
+        recipient=agency,
+        disclosure=disclosure_for(concern, agency, partnership),
         reasons=[CUMULATIVE_CONCERN],
-        policy_version=partnership.policy_version,
         acknowledge_by=policy.acknowledgement_deadline(
             received.received_at, concern.severity, partnership
         ),
+        policy_version=partnership.policy_version,
         child_id=child_id,
-        concern=disclosure.concern,
-        disclosed_fields=disclosure.disclosed_fields,
         chronology=policy.in_window(chronology, received_at=as_of, partnership=partnership),
     )
-
-
-def alert_events(
-    alert: NotificationRoutedPayload, *, routed_at: datetime, correlation_id: str
-) -> list[OutboxMessage]:
-    """The events announcing a cumulative-concern alert: the notification and its delivery."""
-    return [
-        OutboxMessage(
-            NotificationRouted(correlation_id=correlation_id, payload=alert),
-            Topic.NOTIFICATIONS_ROUTED,
-            str(alert.child_id),
-        ),
-        OutboxMessage(
-            AuditEvent(
-                producer="routing",
-                correlation_id=correlation_id,
-                occurred_at=routed_at,
-                payload=delivery_audit(
-                    alert,
-                    chronology=[str(entry.concern_id) for entry in alert.chronology or []],
-                ),
-            ),
-            Topic.AUDIT_EVENTS,
-            str(alert.concern_id),
-        ),
-    ]

@@ -24,8 +24,7 @@ holds the key beside the index: acceptable for the local stack and tests only.
 from __future__ import annotations
 
 import secrets as random_secrets
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -50,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.v1 import ConcernReceivedPayload
 from schemas.v1.events import ChronologyEntry
+from services.routing.routing import IndexedChild
 from services.routing.store import SCHEMA, metadata
 
 INDEX_KEY_NAME = "child-index-key"
@@ -113,14 +113,6 @@ class ChildIndexSecret:
             assert stored is not None
             self._value = bytes(stored)
         return self._value
-
-
-@dataclass(frozen=True)
-class IndexedChild:
-    """The child a concern is about, locked for this transaction, with its alert state."""
-
-    child_id: UUID
-    last_alerted_at: datetime | None
 
 
 async def record_concerns(
@@ -270,7 +262,7 @@ async def find_chronologies(
     return found
 
 
-async def mark_alerted(session: AsyncSession, alerted: dict[UUID, datetime]) -> None:
+async def mark_alerted(session: AsyncSession, alerted: Mapping[UUID, datetime]) -> None:
     """Record, per child, the received time of the concern that raised its latest alert."""
     for child_id, at in alerted.items():
         await session.execute(

@@ -11,44 +11,15 @@ from fastapi import Header, Query, Request
 from fastapi.routing import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from schemas.v1 import AuditAction
-from services.common.auth import Caller, CallerDep, require_role
-from services.common.outbox import enqueue_all
-from services.common.runtime import RuntimeDep, ServiceRuntime
-from services.routing import store
-from services.routing.api import COMMON, READERS, _audit, view
+from services.common.auth import CallerDep, require_role
+from services.common.runtime import RuntimeDep
+from services.routing import inbox
+from services.routing.api import COMMON, READERS, view
+from services.routing.unit_of_work import routing_unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 POLL_SECONDS = 0.5
 BATCH = 100
-
-
-async def _next_batch(
-    request: Request,
-    caller: Caller,
-    service: ServiceRuntime,
-    *,
-    after_seq: int,
-    limit: int,
-    concern_id: UUID | None,
-) -> list[store.StoredNotification]:
-    async with service.unit_of_work() as uow:
-        found = await store.list_notifications_after(
-            uow.session, agency=caller.agency, after_seq=after_seq, limit=limit,
-            concern_id=concern_id,
-        )  # fmt: skip
-        if found:
-            await enqueue_all(
-                uow.session,
-                service.outbox,
-                [_audit(request, caller, AuditAction.NOTIFICATION_LISTED, notification=n,
-                        fields=n.notification.disclosed_fields, details={"via": "stream"})
-                 for n in found],
-            )  # fmt: skip
-            await uow.commit()
-    if found:
-        service.relay.wake()
-    return found
 
 
 @router.get(
@@ -70,17 +41,18 @@ async def stream_notifications(
     """
     require_role(caller, *READERS)
     if last_event_id is None:
-        async with service.unit_of_work() as uow:
-            last_event_id = await store.last_seq(uow.session)
+        last_event_id = await inbox.newest_position(routing_unit_of_work(service))
     start = last_event_id
+    correlation_id: str = request.state.correlation_id
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         after, remaining = start, limit
         while remaining is None or remaining > 0:
             batch = BATCH if remaining is None else min(BATCH, remaining)
-            found = await _next_batch(
-                request, caller, service, after_seq=after, limit=batch, concern_id=concern_id
-            )
+            found = await inbox.notifications_after(
+                routing_unit_of_work(service), caller, after_seq=after, limit=batch,
+                concern_id=concern_id, correlation_id=correlation_id,
+            )  # fmt: skip
             for stored in found:
                 after = stored.seq
                 yield ServerSentEvent(

@@ -1,0 +1,104 @@
+"""Routing's use cases on a unit of work: route received concerns, escalate overdue ones.
+
+Each reads what it needs, hands it to a pure decision (routing.py, escalation_policy.py), then
+stores, adds to the outbox and commits once. Callable without FastAPI or FastStream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+
+from schemas.v1 import ConcernReceived, NotificationRoutedPayload
+from services.common.logging import bind_correlation_id
+from services.partnership import Partnership
+from services.routing.escalation_policy import decide_escalations
+from services.routing.routing import (
+    RoutedBatch,
+    child_index_entries,
+    first_deliveries_of,
+    route_batch,
+)
+from services.routing.unit_of_work import RoutingUnitOfWork
+
+log = structlog.get_logger()
+ESCALATION_BATCH = 100
+
+
+async def route_received_concerns(
+    uow: RoutingUnitOfWork,
+    events: Sequence[ConcernReceived],
+    *,
+    partnership: Partnership,
+    secret: bytes,
+    now: datetime,
+) -> RoutedBatch:
+    """Route a batch of received concerns, add each to its child's chronology, alert if due.
+
+    One transaction for the batch; a redelivered event changes nothing. The outcome is the
+    same as routing the concerns one at a time in the order they came.
+    """
+    async with uow:
+        fresh = await uow.processed.first_deliveries(e.event_id for e in events)
+        batch = first_deliveries_of(events, fresh)
+        if not batch:
+            return RoutedBatch()
+        children = await uow.children.record_concerns(
+            child_index_entries(batch, secret=secret), now=now
+        )
+        chronologies = await uow.children.chronologies({c.child_id for c in children})
+        routed = route_batch(batch, children, chronologies, partnership=partnership, now=now)
+        await uow.children.mark_alerted(routed.newly_alerted)
+        await uow.notifications.add(routed.notifications)
+        await uow.concerns.add([e.payload for e in batch])
+        await uow.outbox.add(routed.messages)
+        await uow.commit()
+    for outcome in routed.outcomes:
+        bind_correlation_id(outcome.correlation_id)
+        log.info(
+            "concern.routed",
+            concern_id=str(outcome.concern_id),
+            child_id=str(outcome.child_id),
+            recipients=list(outcome.recipients),
+            cumulative_alert=outcome.cumulative_alert,
+        )
+    return routed
+
+
+async def escalate_overdue(
+    uow: RoutingUnitOfWork,
+    partnership: Partnership,
+    *,
+    now: datetime,
+    limit: int = ESCALATION_BATCH,
+) -> Mapping[UUID, list[NotificationRoutedPayload]]:
+    """Escalate up to `limit` overdue notifications in one transaction, each once.
+
+    Returns the escalations made, by the id of the notification each escalates.
+    """
+    async with uow:
+        overdue = [
+            stored.notification
+            for stored in await uow.notifications.claim_overdue(now=now, limit=limit)
+        ]
+        if not overdue:
+            return {}
+        concern_ids = [n.concern_id for n in overdue]
+        concerns = await uow.concerns.find(concern_ids)
+        child_ids = await uow.children.child_ids(concern_ids)
+        escalations = decide_escalations(overdue, concerns, child_ids, partnership, now=now)
+        await uow.notifications.add(escalations.notifications)
+        await uow.outbox.add(escalations.messages)
+        await uow.commit()
+    for original in overdue:
+        log.info(
+            "notification.escalated",
+            notification_id=str(original.notification_id),
+            concern_id=str(original.concern_id),
+            agency=original.recipient_agency,
+            concern_known=original.concern_id in concerns,
+        )
+    return escalations.made

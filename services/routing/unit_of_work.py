@@ -1,0 +1,270 @@
+"""Routing's unit of work: the repositories its use cases need, committed together once.
+
+`RoutingUnitOfWork` is what the use cases in service.py see; `SqlRoutingUnitOfWork` is the real
+one over one SQLAlchemy transaction, wrapping store.py and store_children.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
+from schemas.v1.concern import ConcernSubmission
+from services.common.db import UnitOfWork
+from services.common.outbox import (
+    Outbox,
+    ProcessedEvents,
+    SessionOutbox,
+    SessionProcessedEvents,
+    outbox_table,
+    processed_events_table,
+)
+from services.common.runtime import ServiceRuntime
+from services.routing import store, store_children
+from services.routing.routing import IndexedChild
+from services.routing.store import StoredNotification
+
+
+class Notifications(Protocol):
+    """Routing's notifications and their inbox state."""
+
+    async def add(self, routed: Sequence[NotificationRoutedPayload]) -> None:
+        """Store notifications for their recipients' inboxes, in this order."""
+
+    async def get(self, notification_id: UUID) -> StoredNotification | None:
+        """A notification by id, whoever it is for."""
+
+    async def inbox(
+        self,
+        *,
+        agency: str,
+        limit: int,
+        before_seq: int | None = None,
+        concern_id: UUID | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+    ) -> list[StoredNotification]:
+        """An agency's notifications, newest first, before the cursor, filtered."""
+
+    async def inbox_after(
+        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
+    ) -> list[StoredNotification]:
+        """An agency's notifications stored after a sequence number, oldest first."""
+
+    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+        """Record the first acknowledgement; False if it was acknowledged already."""
+
+    async def claim_overdue(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        """Mark unacknowledged concern notifications past their deadline escalated; return them."""
+
+    async def last_seq(self) -> int:
+        """The sequence number of the newest notification, 0 when there is none."""
+
+
+class Concerns(Protocol):
+    """Routed concerns as received, for escalations that cut them for a new recipient."""
+
+    async def add(self, received: Sequence[ConcernReceivedPayload]) -> None:
+        """Keep these concerns (once each)."""
+
+    async def find(self, concern_ids: Sequence[UUID]) -> dict[UUID, ConcernSubmission]:
+        """The stored concerns among these ids, by id."""
+
+
+class ChildIndex(Protocol):
+    """Who each concern is about, and each child's chronology and alert state."""
+
+    async def record_concerns(
+        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+    ) -> list[IndexedChild]:
+        """The child of each (match keys, concern), found, created or merged, concern added."""
+
+    async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
+        """Each child's concerns, oldest first."""
+
+    async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
+        """Record, per child, the received time of the concern that raised its latest alert."""
+
+    async def child_ids(self, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """The child each of these concerns is about, by concern id."""
+
+
+class RoutingUnitOfWork(Protocol):
+    """One transaction over routing's repositories, its outbox and its processed events."""
+
+    notifications: Notifications
+    concerns: Concerns
+    children: ChildIndex
+    outbox: Outbox
+    processed: ProcessedEvents
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+
+
+class SqlNotifications:
+    """Notifications in routing's tables, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, routed: Sequence[NotificationRoutedPayload]) -> None:
+        """Store notifications in one statement."""
+        await store.add_notifications(self._session, routed)
+
+    async def get(self, notification_id: UUID) -> StoredNotification | None:
+        """A notification by id."""
+        return await store.find_notification(self._session, notification_id)
+
+    async def inbox(
+        self,
+        *,
+        agency: str,
+        limit: int,
+        before_seq: int | None = None,
+        concern_id: UUID | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+    ) -> list[StoredNotification]:
+        """An agency's notifications, newest first."""
+        return await store.list_notifications(
+            self._session, agency=agency, limit=limit, before_seq=before_seq,
+            concern_id=concern_id, kind=kind, status=status, severity=severity,
+        )  # fmt: skip
+
+    async def inbox_after(
+        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
+    ) -> list[StoredNotification]:
+        """An agency's notifications after a sequence number."""
+        return await store.list_notifications_after(
+            self._session, agency=agency, after_seq=after_seq, limit=limit, concern_id=concern_id
+        )
+
+    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+        """Record the first acknowledgement."""
+        return await store.acknowledge(self._session, notification_id, by=by, at=at)
+
+    async def claim_overdue(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        """Claim overdue notifications, skipping rows another process holds."""
+        return await store.claim_overdue_notifications(self._session, now=now, limit=limit)
+
+    async def last_seq(self) -> int:
+        """The newest notification's sequence number."""
+        return await store.last_seq(self._session)
+
+
+class SqlConcerns:
+    """Routed concerns in routing's table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, received: Sequence[ConcernReceivedPayload]) -> None:
+        """Keep these concerns in one statement."""
+        await store.add_concerns(self._session, received)
+
+    async def find(self, concern_ids: Sequence[UUID]) -> dict[UUID, ConcernSubmission]:
+        """The stored concerns among these ids."""
+        return await store.find_concerns(self._session, concern_ids)
+
+
+class SqlChildIndex:
+    """The child index in routing's tables, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record_concerns(
+        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+    ) -> list[IndexedChild]:
+        """Find, create or merge each concern's child, locked for this transaction."""
+        return await store_children.record_concerns(self._session, concerns, now=now)
+
+    async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
+        """Each child's concerns, oldest first."""
+        return await store_children.find_chronologies(self._session, child_ids)
+
+    async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
+        """Record each child's latest alert."""
+        await store_children.mark_alerted(self._session, alerted)
+
+    async def child_ids(self, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """The child of each concern, merges followed."""
+        return await store_children.find_child_ids(self._session, concern_ids)
+
+
+class SqlRoutingUnitOfWork:
+    """Routing's repositories over one database transaction: commit once, else roll back."""
+
+    notifications: Notifications
+    concerns: Concerns
+    children: ChildIndex
+    outbox: Outbox
+    processed: ProcessedEvents
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        outbox: Table | None = None,
+        processed: Table | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._outbox = outbox if outbox is not None else outbox_table(store.metadata)
+        self._processed = (
+            processed if processed is not None else processed_events_table(store.metadata)
+        )
+        self._after_commit = after_commit
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        session = self._uow.session
+        self.notifications = SqlNotifications(session)
+        self.concerns = SqlConcerns(session)
+        self.children = SqlChildIndex(session)
+        self.outbox = SessionOutbox(session, self._outbox)
+        self.processed = SessionProcessedEvents(session, self._processed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        """Commit, then tell whoever publishes the outbox that there is more to send."""
+        await self._uow.commit()
+        if self._after_commit is not None:
+            self._after_commit()
+
+
+def routing_unit_of_work(runtime: ServiceRuntime) -> SqlRoutingUnitOfWork:
+    """A unit of work on routing's database; each commit wakes the outbox relay."""
+    return SqlRoutingUnitOfWork(
+        runtime.unit_of_work(),
+        outbox=runtime.outbox,
+        processed=runtime.processed,
+        after_commit=runtime.relay.wake,
+    )

@@ -1,0 +1,264 @@
+"""An in-memory routing unit of work for service-layer tests: dicts that commit or roll back."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
+from schemas.v1.concern import ConcernSubmission
+from services.routing.routing import IndexedChild, chronology_entry
+from services.routing.store import StoredNotification
+from tests.unit.fakes import FakeOutbox, FakeProcessedEvents
+
+CHILDREN = uuid.UUID("5f0c2a3e-0000-4000-8000-000000000000")
+
+
+@dataclass
+class Child:
+    """A child of the index: in which order it was created, and its alert state."""
+
+    created: int
+    last_alerted_at: datetime | None = None
+
+
+@dataclass
+class RoutingState:
+    """Everything routing's tables hold, as plain values."""
+
+    notifications: dict[UUID, StoredNotification] = field(default_factory=dict)
+    concerns: dict[UUID, ConcernSubmission] = field(default_factory=dict)
+    children: dict[UUID, Child] = field(default_factory=dict)
+    child_keys: dict[str, UUID] = field(default_factory=dict)
+    # concern id -> (child id, its chronology entry)
+    child_concerns: dict[UUID, tuple[UUID, ChronologyEntry]] = field(default_factory=dict)
+    next_seq: int = 1
+    children_made: int = 0
+
+
+class FakeNotifications:
+    """Notifications in the unit of work's state; an id stored twice fails, as the key would."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, routed: Sequence[NotificationRoutedPayload]) -> None:
+        state = self._uow.state
+        for n in routed:
+            if n.notification_id in state.notifications:
+                raise ValueError(f"duplicate notification {n.notification_id}")
+            state.notifications[n.notification_id] = StoredNotification(
+                seq=state.next_seq, notification=n, status="new",
+                acknowledged_by=None, acknowledged_at=None,
+            )  # fmt: skip
+            state.next_seq += 1
+
+    async def get(self, notification_id: UUID) -> StoredNotification | None:
+        return self._uow.state.notifications.get(notification_id)
+
+    async def inbox(
+        self,
+        *,
+        agency: str,
+        limit: int,
+        before_seq: int | None = None,
+        concern_id: UUID | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        severity: str | None = None,
+    ) -> list[StoredNotification]:
+        found = [
+            s
+            for s in self._uow.state.notifications.values()
+            if s.notification.recipient_agency == agency
+            and (before_seq is None or s.seq < before_seq)
+            and (concern_id is None or s.notification.concern_id == concern_id)
+            and (kind is None or s.notification.kind.value == kind)
+            and (status is None or s.status == status)
+            and (severity is None or s.notification.severity.value == severity)
+        ]
+        return sorted(found, key=lambda s: -s.seq)[:limit]
+
+    async def inbox_after(
+        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
+    ) -> list[StoredNotification]:
+        found = [
+            s
+            for s in self._uow.state.notifications.values()
+            if s.notification.recipient_agency == agency
+            and s.seq > after_seq
+            and (concern_id is None or s.notification.concern_id == concern_id)
+        ]
+        return sorted(found, key=lambda s: s.seq)[:limit]
+
+    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+        stored = self._uow.state.notifications[notification_id]
+        if stored.acknowledged_at is not None:
+            return False
+        self._uow.state.notifications[notification_id] = dataclasses.replace(
+            stored, status="acknowledged", acknowledged_by=by, acknowledged_at=at
+        )
+        return True
+
+    async def claim_overdue(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        state = self._uow.state
+        overdue = sorted(
+            (
+                s
+                for s in state.notifications.values()
+                if s.notification.kind.value == "concern"
+                and s.status == "new"
+                and s.notification.acknowledge_by < now
+            ),
+            key=lambda s: s.notification.acknowledge_by,
+        )[:limit]
+        claimed = [dataclasses.replace(s, status="escalated") for s in overdue]
+        for s in claimed:
+            state.notifications[s.notification.notification_id] = s
+        return sorted(claimed, key=lambda s: s.seq)
+
+    async def last_seq(self) -> int:
+        return max((s.seq for s in self._uow.state.notifications.values()), default=0)
+
+
+class FakeConcerns:
+    """Routed concerns in the unit of work's state."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, received: Sequence[ConcernReceivedPayload]) -> None:
+        for r in received:
+            self._uow.state.concerns.setdefault(r.concern_id, r.concern)
+
+    async def find(self, concern_ids: Sequence[UUID]) -> dict[UUID, ConcernSubmission]:
+        known = self._uow.state.concerns
+        return {concern_id: known[concern_id] for concern_id in concern_ids if concern_id in known}
+
+
+class FakeChildIndex:
+    """The child index as store_children keeps it: what shares a key is one child, the oldest."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def record_concerns(
+        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+    ) -> list[IndexedChild]:
+        state = self._uow.state
+        parent: dict[object, object] = {}
+
+        def root(node: object) -> object:
+            while parent.setdefault(node, node) != node:
+                node = parent[node]
+            return node
+
+        def join(a: object, b: object) -> None:
+            parent[root(a)] = root(b)
+
+        for index, (keys, _) in enumerate(concerns):
+            for key in keys:
+                join(("concern", index), ("key", key))
+                if key in state.child_keys:
+                    join(("key", key), ("child", state.child_keys[key]))
+        chosen: dict[object, UUID] = {}
+        for index in range(len(concerns)):
+            group = root(("concern", index))
+            if group in chosen:
+                continue
+            existing = sorted(
+                {c for c in state.children if root(("child", c)) == group},
+                key=lambda c: (state.children[c].created, c),
+            )
+            if existing:
+                chosen[group] = existing[0]
+                self._merge(into=existing[0], others=existing[1:])
+            else:
+                chosen[group] = uuid.uuid5(CHILDREN, str(state.children_made))
+                state.children[chosen[group]] = Child(created=state.children_made)
+                state.children_made += 1
+        result = []
+        for index, (keys, received) in enumerate(concerns):
+            child_id = chosen[root(("concern", index))]
+            for key in keys:
+                state.child_keys.setdefault(key, child_id)
+            state.child_concerns.setdefault(
+                received.concern_id, (child_id, chronology_entry(received))
+            )
+            result.append(IndexedChild(child_id, state.children[child_id].last_alerted_at))
+        return result
+
+    def _merge(self, *, into: UUID, others: list[UUID]) -> None:
+        state = self._uow.state
+        alerts = [state.children[c].last_alerted_at for c in [into, *others]]
+        state.children[into].last_alerted_at = max((a for a in alerts if a), default=None)
+        for key, child_id in state.child_keys.items():
+            if child_id in others:
+                state.child_keys[key] = into
+        for concern_id, (child_id, entry) in state.child_concerns.items():
+            if child_id in others:
+                state.child_concerns[concern_id] = (into, entry)
+        for child_id in others:
+            del state.children[child_id]
+
+    async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
+        found: dict[UUID, list[ChronologyEntry]] = {child_id: [] for child_id in child_ids}
+        for child_id, entry in self._uow.state.child_concerns.values():
+            if child_id in found:
+                found[child_id].append(entry)
+        for entries in found.values():
+            entries.sort(key=lambda entry: (entry.received_at, entry.concern_id))
+        return found
+
+    async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
+        for child_id, at in alerted.items():
+            self._uow.state.children[child_id].last_alerted_at = at
+
+    async def child_ids(self, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        known = self._uow.state.child_concerns
+        return {c: known[c][0] for c in concern_ids if c in known}
+
+
+class FakeRoutingUnitOfWork:
+    """Routing's unit of work in memory: what is not committed when it ends is forgotten."""
+
+    def __init__(self) -> None:
+        self.committed = RoutingState()
+        self.state = RoutingState()
+        self.commits = 0
+        self.notifications = FakeNotifications(self)
+        self.concerns = FakeConcerns(self)
+        self.children = FakeChildIndex(self)
+        self.outbox = FakeOutbox()
+        self.processed = FakeProcessedEvents()
+
+    async def __aenter__(self) -> Self:
+        self.state = copy.deepcopy(self.committed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.state = copy.deepcopy(self.committed)
+        self.outbox.rollback()
+        self.processed.rollback()
+
+    async def commit(self) -> None:
+        self.committed = copy.deepcopy(self.state)
+        self.outbox.commit()
+        self.processed.commit()
+        self.commits += 1
+
+    def stored(self) -> list[StoredNotification]:
+        """Every committed notification, in the order it was stored."""
+        return sorted(self.committed.notifications.values(), key=lambda s: s.seq)
