@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger()
@@ -37,7 +37,9 @@ class FieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document; a service may add extension members (RFC 9457, 3.2)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = "about:blank"
     title: str
@@ -47,9 +49,9 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
-def problem_doc(description: str, model: type[Problem] = Problem) -> dict[str, Any]:
-    """An OpenAPI `responses` entry for an answer sent as a Problem (or a kind of Problem)."""
-    return {"description": description, "model": model, "content": {PROBLEM: {}}}
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for an answer sent as a Problem."""
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
 
 
 def problem_response(
@@ -57,11 +59,10 @@ def problem_response(
     detail: str | None,
     *,
     request: Request | None = None,
-    model: type[Problem] = Problem,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response; `model` adds a service's own members to the document."""
-    body = model(
+    """A problem+json response; `extra` are the service's own extension members."""
+    body = Problem(
         title=_TITLES.get(status, "Error"),
         status=status,
         detail=detail,

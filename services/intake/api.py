@@ -11,19 +11,13 @@ from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
 from services.common.auth import CallerDep, Role, require_role
-from services.common.problems import PROBLEM, FieldError, Problem, problem_doc, problem_response
+from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
 from services.intake import store
 from services.intake.accept import accept_concern
 from services.intake.policy import Resubmission, timeliness_errors
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
-
-
-class ConflictProblem(Problem):
-    """A source reference already used for another concern: names the concern it was used for."""
-
-    concern_id: str | None = None
 
 
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
@@ -76,7 +70,7 @@ async def require_json(request: Request) -> None:
         401: problem_doc("Missing, expired or forged bearer token."),
         403: problem_doc("The role may not submit, or the agency is not in the partnership."),
         409: problem_doc(
-            "The source reference was used before for a different concern.", ConflictProblem
+            "The source reference was used before for a different concern; `concern_id` names it."
         ),
         413: problem_doc("The body is larger than allowed."),
         415: problem_doc("The body is not application/json."),
@@ -118,7 +112,6 @@ async def submit_concern(
             f"Source reference {concern.source_reference!r} was already used for concern "
             f"{accepted.concern_id} with different content.",
             request=request,
-            model=ConflictProblem,
             concern_id=str(accepted.concern_id),
         )
     service.relay.wake()
