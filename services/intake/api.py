@@ -9,13 +9,14 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 
-from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission, RecipientView
-from services.common.auth import CallerDep, Role, require_role
+from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission
+from services.common.auth import CallerDep
 from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
-from services.intake import store
-from services.intake.accept import accept_concern
-from services.intake.policy import Resubmission, timeliness_errors
+from services.intake import service
+from services.intake.accept import Accepted
+from services.intake.deps import PartnershipDep, UowDep
+from services.intake.policy import Resubmission
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
 
@@ -81,42 +82,47 @@ async def require_json(request: Request) -> None:
 async def submit_concern(
     concern: Annotated[ConcernSubmission, Body()],
     caller: CallerDep,
-    service: RuntimeDep,
+    uow: UowDep,
+    partnership: PartnershipDep,
+    runtime: RuntimeDep,
     request: Request,
 ) -> Any:
     """Submit a concern about a child; it is routed to the agencies that should know."""
-    require_role(caller, Role.AGENCY_SYSTEM, Role.CASEWORKER)
-    if not request.app.state.partnership.has_agency(caller.agency):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"Agency {caller.agency!r} is not in the partnership."
-        )
-    late = timeliness_errors(concern, datetime.now(UTC))
-    if late:
-        return problem_response(
-            422,
-            f"{len(late)} field(s) need correcting.",
-            request=request,
-            errors=[FieldError(field=field, message=message) for field, message in late],
-        )
-    accepted = await accept_concern(
-        service.engine,
-        service.outbox,
-        concern=concern,
+    submitted = await service.submit_concern(
+        uow,
+        partnership,
         caller=caller,
+        concern=concern,
         channel="http",
         correlation_id=request.state.correlation_id,
+        now=datetime.now(UTC),
     )
-    if accepted.outcome is Resubmission.CONFLICT:
-        return problem_response(
-            409,
-            f"Source reference {concern.source_reference!r} was already used for concern "
-            f"{accepted.concern_id} with different content.",
-            request=request,
-            concern_id=str(accepted.concern_id),
-        )
-    service.relay.wake()
-    code = 202 if accepted.outcome is Resubmission.NEW else 200
-    body = ConcernAccepted(concern_id=accepted.concern_id)
+    match submitted:
+        case service.RoleRefused():
+            allowed = ", ".join(role.value for role in service.SUBMITTING_ROLES)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"This needs the role {allowed}.")
+        case service.AgencyRefused(agency=agency):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"Agency {agency!r} is not in the partnership."
+            )
+        case service.DatesRefused(errors=late):
+            return problem_response(
+                422,
+                f"{len(late)} field(s) need correcting.",
+                request=request,
+                errors=[FieldError(field=field, message=message) for field, message in late],
+            )
+        case Accepted(outcome=Resubmission.CONFLICT, concern_id=concern_id):
+            return problem_response(
+                409,
+                f"Source reference {concern.source_reference!r} was already used for concern "
+                f"{concern_id} with different content.",
+                request=request,
+                concern_id=str(concern_id),
+            )
+    runtime.relay.wake()
+    code = 202 if submitted.outcome is Resubmission.NEW else 200
+    body = ConcernAccepted(concern_id=submitted.concern_id)
     return JSONResponse(body.model_dump(mode="json"), status_code=code)
 
 
@@ -131,7 +137,7 @@ async def submit_concern(
 async def get_concern(
     concern_id: Annotated[str, Path(description="The id intake gave the concern (a UUID).")],
     caller: CallerDep,
-    service: RuntimeDep,
+    uow: UowDep,
 ) -> ConcernStatusView:
     """A concern's status and where it was routed (the agency that raised it only)."""
     # A malformed id names no concern: 404 like any other, not a validation error.
@@ -139,15 +145,7 @@ async def get_concern(
         wanted = UUID(concern_id)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.") from None
-    async with service.unit_of_work() as uow:
-        found = await store.find_concern(uow.session, wanted)
-    if found is None or found.source_agency != caller.agency:
+    found = await service.concern_status(uow, caller=caller, concern_id=wanted)
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.")
-    return ConcernStatusView(
-        concern_id=found.concern_id,
-        source_reference=found.source_reference,
-        status="routed" if found.routed_at else "accepted",
-        received_at=found.received_at,
-        routed_at=found.routed_at,
-        recipients=[RecipientView(**recipient) for recipient in found.recipients or []],
-    )
+    return found

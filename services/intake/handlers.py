@@ -9,17 +9,13 @@ import structlog
 from faststream import Context
 from faststream.kafka import KafkaMessage
 from faststream.middlewares import AckPolicy
-from pydantic import ValidationError
 
-from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
-from services.common.auth import AuthError, Role
+from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, Topic
+from services.common.auth import AuthError, Caller
 from services.common.kafka import batch_of, declare_publications
-from services.common.logging import bind_correlation_id
-from services.common.outbox import first_deliveries
 from services.common.runtime import ServiceRuntime
-from services.intake import store
-from services.intake.accept import accept_concern
-from services.intake.policy import Resubmission, timeliness_errors
+from services.intake import service
+from services.intake.unit_of_work import intake_unit_of_work
 from services.partnership import Partnership
 
 log = structlog.get_logger()
@@ -30,22 +26,7 @@ GROUP = "intake"
 
 async def on_concerns_routed(events: list[ConcernRouted], runtime: RuntimeContext) -> None:
     """Remember where concerns went, so the agency that raised each can ask."""
-    async with runtime.unit_of_work() as uow:
-        fresh = await first_deliveries(uow.session, runtime.processed, (e.event_id for e in events))
-        await store.record_routings(
-            uow.session,
-            [
-                store.Routing(
-                    concern_id=event.payload.concern_id,
-                    routed_at=event.payload.routed_at,
-                    recipients=[
-                        {"agency": r.agency, "reasons": r.reasons} for r in event.payload.recipients
-                    ],
-                )
-                for event in {e.event_id: e for e in events if e.event_id in fresh}.values()
-            ],
-        )
-        await uow.commit()
+    await service.record_routings(intake_unit_of_work(runtime), events)
 
 
 def _record_key(message: KafkaMessage) -> bytes | None:
@@ -73,42 +54,20 @@ async def on_concern_submitted(
     if runtime.token_verifier is None:
         raise RuntimeError("No token verifier configured")
     try:
-        caller = runtime.token_verifier.verify(token)
+        caller: Caller | None = runtime.token_verifier.verify(token)
     except AuthError:
-        await _dead_letter(runtime, message, "authorization: missing, expired or forged token")
-        return
-    if caller.role not in (Role.AGENCY_SYSTEM, Role.CASEWORKER):
-        await _dead_letter(runtime, message, f"authorization: role {caller.role} may not submit")
-        return
-    if not partnership.has_agency(caller.agency):
-        await _dead_letter(runtime, message, f"authorization: unknown agency {caller.agency}")
-        return
-    try:
-        event = ConcernSubmitted.model_validate_json(message.body)
-    except ValidationError as error:
-        fields = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        await _dead_letter(runtime, message, f"invalid: {fields}")
-        return
-    late = timeliness_errors(event.payload, datetime.now(UTC))
-    if late:
-        await _dead_letter(runtime, message, "invalid: " + "; ".join(f"{f}: {m}" for f, m in late))
-        return
-    bind_correlation_id(event.correlation_id)
-    accepted = await accept_concern(
-        runtime.engine,
-        runtime.outbox,
-        concern=event.payload,
+        caller = None
+    result = await service.submit_from_kafka(
+        intake_unit_of_work(runtime),
+        partnership,
         caller=caller,
-        channel="kafka",
-        correlation_id=event.correlation_id,
+        body=message.body,
+        now=datetime.now(UTC),
     )
-    if accepted.outcome is Resubmission.CONFLICT:
-        await _dead_letter(
-            runtime, message, f"conflict: reference used for concern {accepted.concern_id}"
-        )
-    runtime.relay.wake()
+    if isinstance(result, service.DeadLetter):
+        await _dead_letter(runtime, message, result.reason)
+    else:
+        runtime.relay.wake()
 
 
 async def _undecoded(message: KafkaMessage) -> bytes:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.outbox import OutboxMessage, outbox_insert, outbox_parameters
+from services.intake.model import NewSubmission, Routing, Submission
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
@@ -47,19 +46,6 @@ submissions = Table(
     Column("recipients", JSONB, nullable=True),
     UniqueConstraint("source_agency", "source_reference", name="submissions_source_key"),
 )
-
-
-@dataclass(frozen=True)
-class Submission:
-    """One accepted concern as intake remembers it."""
-
-    concern_id: UUID
-    source_agency: str
-    source_reference: str
-    digest: str
-    received_at: datetime
-    routed_at: datetime | None
-    recipients: list[dict[str, Any]] | None
 
 
 @functools.cache
@@ -84,15 +70,16 @@ SUBMITTED = (
 async def add_submission(
     connection: AsyncConnection,
     outbox: Table,
-    submission: dict[str, Any],
+    submission: NewSubmission,
     events: Sequence[OutboxMessage],
 ) -> bool:
-    """Insert a submission (a value for each SUBMITTED column) and its events, in one statement.
+    """Insert a submission and its events, in one statement.
 
     False, and nothing written, if (agency, reference) was already taken. One statement is one
     transaction on its own, so on an autocommit connection this costs a single round trip.
     """
-    parameters = {f"submission_{c}": submission[c] for c in SUBMITTED} | outbox_parameters(events)
+    parameters = outbox_parameters(events)
+    parameters |= {f"submission_{c}": getattr(submission, c) for c in SUBMITTED}
     result = await connection.execute(_submission_statement(outbox), parameters)
     return result.first() is not None
 
@@ -130,15 +117,6 @@ async def find_concern(session: AsyncSession, concern_id: UUID) -> Submission | 
         await session.execute(select(submissions).where(submissions.c.concern_id == concern_id))
     ).first()
     return None if row is None else _submission(row)
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Where one concern went."""
-
-    concern_id: UUID
-    routed_at: datetime
-    recipients: list[dict[str, Any]]
 
 
 async def record_routings(session: AsyncSession, routings: Sequence[Routing]) -> None:
