@@ -142,7 +142,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
     """Write JSON Schema for every model and the AsyncAPI document of the services."""
-    from schemas.export import export_all
+    from deploy.export import export_all
 
     written = export_all(Path(args.directory))
     for path in written:
