@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -12,6 +13,9 @@ from schemas.v1.events import ChronologyEntry, ConcernReceived, ConcernReceivedP
 from services.partnership import Partnership, default_partnership_path, load_partnership
 
 RECEIVED = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
+GIVEN_NAMES = ("Amelia", "Noah", "Isla", "Leo", "Ava", "Oscar", "Mia", "Jack", "Freya", "Theo")
+SOME_CATEGORIES = ("neglect", "emotional_abuse", "physical_abuse", "online_harm", "other")
+SEVERITIES = ("low", "medium", "high", "immediate")
 
 
 def a_concern(**changes: Any) -> ConcernSubmission:
@@ -114,3 +118,43 @@ def a_received_concern(
             concern=a_concern(**changes),
         ),
     )
+
+
+def an_nhs_number_from(rng: random.Random) -> str:
+    """An NHS number with a valid Modulus 11 check digit, drawn from `rng`."""
+    while True:
+        digits = [rng.randrange(10) for _ in range(9)]
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
+        if check != 10:
+            return "".join(map(str, digits)) + str(0 if check == 11 else check)
+
+
+def a_drawn_concern_body(rng: random.Random, *, reference: str) -> dict[str, Any]:
+    """A valid concern body about a child of its own, drawn from `rng` so that a seed replays it."""
+    today = datetime.now(UTC).date()
+    born = today - timedelta(days=rng.randrange(365 * 2, 365 * 16))
+    family = "Test" + "".join(chr(ord("a") + rng.randrange(26)) for _ in range(10))
+    return {
+        "source_reference": reference,
+        "category": rng.choice(SOME_CATEGORIES),
+        "severity": rng.choice(SEVERITIES),
+        "subject": {
+            "given_name": rng.choice(GIVEN_NAMES),
+            "family_name": family,
+            "date_of_birth": born.isoformat(),
+            "nhs_number": an_nhs_number_from(rng),
+            "postcode": "NM1 1AA",
+            "school_urn": "100101",
+        },
+        "household": [{"name": f"Dana {family}", "relationship": "mother"}],
+        "summary": "Child arrived at school hungry and withdrawn.",
+        "narrative": "Full account of what was seen and said. " * 8,
+        "location": {"postcode": "NM1 1AA"},
+        "reporter": {
+            "name": "Sam Reid",
+            "role": "Designated safeguarding lead",
+            "phone": "01234 567890",
+        },
+        "lawful_basis": {"basis": "Children Act 1989 s.47", "consent": "given"},
+        "occurred_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+    }

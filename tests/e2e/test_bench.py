@@ -1,4 +1,4 @@
-"""`python -m deploy.bench` measures a running stack and ends with one JSON line of figures."""
+"""`python -m bench` measures a running stack and ends with one JSON line of figures."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
     }
     env |= {f"{name}_PORT": str(port) for name, port in ports.items()}
     env |= {"KAFKA_PORT": str(free_port()), "SAFEGUARD_HOME": str(tmp_path / ".safeguard")}
-    not_up = run("-m", "deploy.bench", "--concerns", "10", env=env, timeout=60)
+    not_up = run("-m", "bench", "--concerns", "10", env=env, timeout=60)
     assert not_up.returncode == 1
     assert "safeguard up" in not_up.stderr
     try:
@@ -42,7 +42,7 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stdout + up.stderr
         picture = tmp_path / "latency.png"
         bench = run(
-            "-m", "deploy.bench", "--concerns", "200", "--rate", "50", "--picture", str(picture),
+            "-m", "bench", "--concerns", "200", "--rate", "50", "--picture", str(picture),
             env=env,
         )  # fmt: skip
         output = bench.stdout + bench.stderr
@@ -63,7 +63,7 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
 
         memory = tmp_path / "memory.png"
         soak = run(
-            "-m", "deploy.bench", "--soak", "8", "--rate", "20", "--picture", str(memory),
+            "-m", "bench", "--soak", "8", "--rate", "20", "--picture", str(memory),
             env=env,
         )  # fmt: skip
         assert soak.returncode == 0, soak.stdout + soak.stderr

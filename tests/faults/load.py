@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from deploy.bench.load import concern_body
 from schemas.v1.concern import Category, ConcernSubmission, Severity
+from tests.builders import a_drawn_concern_body
 
 # Postcodes in both local authorities and one in neither; schools known and unknown; so that
 # every routing rule, the fallback and the source agency's own removal all come into play.
@@ -39,8 +39,7 @@ def submissions(count: int, agencies: list[str], rng: random.Random) -> list[Sub
     run = uuid.uuid4().hex[:8]
     made = []
     for index in range(count):
-        body = concern_body(index, rng, run=run)
-        body["source_reference"] = f"FAULTS-{run}-{index:06d}"
+        body = a_drawn_concern_body(rng, reference=f"FAULTS-{run}-{index:06d}")
         body["category"] = rng.choice(list(Category)).value
         body["severity"] = rng.choice(list(Severity)).value
         body["subject"]["postcode"] = rng.choice(POSTCODES)

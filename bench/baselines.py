@@ -6,7 +6,7 @@ forwards each record `fan_out` times, at the size of a `NotificationRouted`, thr
 acks=all producer, committing per batch. The clock runs from the first record consumed (after the
 group join) to the last produce confirmed. The topics are deleted afterwards.
 
-Bare HTTP: `deploy.bench.bare` in its own uvicorn process, sent the same bodies open loop at the
+Bare HTTP: `bench.bare` in its own uvicorn process, sent the same bodies open loop at the
 same offered rate as intake.
 """
 
@@ -27,7 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from deploy.bench.load import OpenLoopRun, make_client, open_loop
+from bench.load import OpenLoopRun, make_client, open_loop
 from schemas.v1 import TOPICS, Topic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ async def bare_http(bodies: list[dict[str, Any]], *, rate: float) -> OpenLoopRun
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deploy.bench.bare", str(port),
+        sys.executable, "-m", "bench.bare", str(port),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -1,6 +1,6 @@
 """A bare endpoint on intake's HTTP stack (FastAPI on uvicorn): takes the JSON, answers 202.
 
-Run as its own process, as intake is: `python -m deploy.bench.bare PORT`.
+Run as its own process, as intake is: `python -m bench.bare PORT`.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.bench.report import say
-from deploy.bench.soak import SERVICES
+from bench.report import say
+from bench.soak import SERVICES
 from deploy.local.processes import pid_of
 from deploy.local.stack import default_home, service_pidfile
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deploy.bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
-from deploy.bench.report import say
+from bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
+from bench.report import say
 from deploy.local.processes import pid_of
 from deploy.local.stack import service_pidfile
 

@@ -1,37 +1,11 @@
-"""Publishes the contract: JSON Schema for every request and event, AsyncAPI for the services."""
+"""`safeguard schemas export`: JSON Schema of every published model, AsyncAPI of the services."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from schemas.v1 import (
-    AuditEvent,
-    ConcernAccepted,
-    ConcernReceived,
-    ConcernRouted,
-    ConcernStatusView,
-    ConcernSubmission,
-    ConcernSubmitted,
-    NotificationPage,
-    NotificationRouted,
-    NotificationView,
-)
-
-MODELS: dict[str, type[BaseModel]] = {
-    "concern-submission": ConcernSubmission,
-    "concern-accepted": ConcernAccepted,
-    "concern-status": ConcernStatusView,
-    "notification": NotificationView,
-    "notification-page": NotificationPage,
-    "event-concern-submitted": ConcernSubmitted,
-    "event-concern-received": ConcernReceived,
-    "event-concern-routed": ConcernRouted,
-    "event-notification-routed": NotificationRouted,
-    "event-audit": AuditEvent,
-}
+from schemas.v1.published import MODELS
 
 
 def asyncapi_document() -> str:

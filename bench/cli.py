@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from deploy.bench import audit, baselines
-from deploy.bench.load import concern_bodies
-from deploy.bench.pipeline import PipelineResult, run_pipeline
-from deploy.bench.profile import finish_profiles, start_profiles
-from deploy.bench.report import Latencies, save_picture, say, summary_line
+from bench import audit, baselines
+from bench.load import concern_bodies
+from bench.pipeline import PipelineResult, run_pipeline
+from bench.profile import finish_profiles, start_profiles
+from bench.report import Latencies, save_picture, say, summary_line
 
 NEEDED = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "JWT_SIGNING_KEY_PATH")
 PICTURE = Path("test-output/bench/latency.png")
@@ -190,7 +190,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 1
     started = time.monotonic()
     if args.soak is not None:
-        from deploy.bench.soak import soak
+        from bench.soak import soak
         from deploy.local.stack import default_home
 
         picture = args.picture if args.picture != PICTURE else MEMORY_PICTURE
@@ -242,13 +242,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=cmd_bench)
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `bench` to the safeguard command."""
-    add_arguments(commands.add_parser("bench", help=cmd_bench.__doc__))
-
-
 def main(argv: list[str] | None = None) -> int:
-    """`python -m deploy.bench`: the same as `safeguard bench`."""
+    """`safeguard bench` and `python -m bench`: parse the options and run."""
     parser = argparse.ArgumentParser(prog="safeguard bench", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -28,8 +28,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from deploy.bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
-from deploy.bench.report import Latencies, say
+from bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
+from bench.report import Latencies, say
 from schemas.v1 import TOPICS, Topic
 
 WATCHED = (Topic.CONCERNS_RECEIVED, Topic.CONCERNS_ROUTED, Topic.NOTIFICATIONS_ROUTED)
