@@ -46,7 +46,8 @@ def build_app(settings: AuditSettings | None = None) -> FastAPI:
     app.state.tree_signer = signer
 
     async def refused(request: Request, error: Exception) -> JSONResponse:
-        return problem_response(REFUSALS[type(error)], str(error), request=request)
+        status = next(code for kind, code in REFUSALS.items() if isinstance(error, kind))
+        return problem_response(status, str(error), request=request)
 
     for refusal in REFUSALS:
         app.add_exception_handler(refusal, refused)

@@ -31,7 +31,7 @@ EXPORT_BATCH = 1000
 TRAIL_LIMIT = 100_000
 
 
-class NotAnAuditor(PermissionError):
+class NotAnAuditor(Exception):
     """Only auditors may read the audit log."""
 
 
