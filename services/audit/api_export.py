@@ -6,17 +6,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from services.audit import store
-from services.audit.deps import COMMON, FiltersDep, record_query
-from services.audit.views import ExportFormat, csv_text, json_items
-from services.common.auth import CallerDep, Role, require_role
-from services.common.runtime import RuntimeDep, ServiceRuntime
+from schemas.v1 import ExportFormat
+from services.audit import service
+from services.audit.deps import COMMON, CorrelationDep, FiltersDep, UowDep
+from services.common.auth import CallerDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-BATCH = 1000
 MEDIA_TYPES = {ExportFormat.CSV: "text/csv; charset=utf-8", ExportFormat.JSON: "application/json"}
 EXPORTED: dict[int | str, dict[str, Any]] = {
     **COMMON,
@@ -27,37 +25,11 @@ EXPORTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _chunks(
-    service: ServiceRuntime, fmt: ExportFormat, filters: dict[str, Any]
-) -> AsyncIterator[str]:
-    """The export, one batch of entries at a time, up to the newest entry when it began."""
-    async with service.unit_of_work() as uow:
-        through = await store.last_seq(uow.session)
-        after, first = 0, True
-        yield csv_text([], header=True) if fmt is ExportFormat.CSV else "["
-        while True:
-            found = await store.find_entries(
-                uow.session, limit=BATCH, after_seq=after, through_seq=through, **filters
-            )
-            if found:
-                if fmt is ExportFormat.CSV:
-                    yield csv_text(found)
-                else:
-                    yield json_items(found, first=first)
-                first, after = False, found[-1].seq
-            if len(found) < BATCH:
-                break
-        if fmt is ExportFormat.JSON:
-            yield "]\n"
-
-
-def export_response(
-    service: ServiceRuntime, fmt: ExportFormat, filters: dict[str, Any], name: str
-) -> StreamingResponse:
-    """A streamed attachment of every entry matching the filters."""
+def export_response(chunks: AsyncIterator[str], fmt: ExportFormat, name: str) -> StreamingResponse:
+    """A streamed attachment of an export's chunks."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
-        _chunks(service, fmt, filters),
+        chunks,
         media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.{fmt.value}"'},
     )
@@ -66,12 +38,13 @@ def export_response(
 @router.get("/export", response_class=StreamingResponse, responses=EXPORTED)
 async def export_entries(
     caller: CallerDep,
-    service: RuntimeDep,
-    request: Request,
+    uow: UowDep,
+    correlation_id: CorrelationDep,
     filters: FiltersDep,
     format_: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSON,
 ) -> StreamingResponse:
     """Every entry matching the filters of /events, with no page limit; the export is audited."""
-    require_role(caller, Role.AUDITOR)
-    await record_query(service, request, caller, {"query": "export", "format": format_, **filters})
-    return export_response(service, format_, filters, "audit-export")
+    chunks = await service.export_entries(
+        uow, caller, filters, format_, correlation_id=correlation_id
+    )
+    return export_response(chunks, format_, "audit-export")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from services.audit import store
-from services.audit.deps import COMMON, record_query
-from services.audit.views import PERSON_ACTIONS, PersonAccessPage, person_access
-from services.common.auth import CallerDep, Role, require_role
-from services.common.runtime import RuntimeDep
+from schemas.v1 import PersonAccessPage
+from services.audit import service
+from services.audit.deps import COMMON, CorrelationDep, UowDep
+from services.common.auth import CallerDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -20,8 +19,8 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 async def person_accesses(
     subject: Annotated[str, Path(min_length=1, max_length=200)],
     caller: CallerDep,
-    service: RuntimeDep,
-    request: Request,
+    uow: UowDep,
+    correlation_id: CorrelationDep,
     agency: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -33,21 +32,14 @@ async def person_accesses(
     For a subject access request or an inquiry: each entry names the concern, the notification,
     the fields disclosed (names only) and when. The query itself is audited.
     """
-    require_role(caller, Role.AUDITOR)
-    filters = {"agency": agency, "since": since, "until": until}
-    details = {"query": "person-accesses", "subject": subject, "cursor": cursor, **filters}
-    await record_query(service, request, caller, details)
-    async with service.unit_of_work() as uow:
-        found = await store.find_entries(
-            uow.session,
-            limit=limit + 1,
-            after_seq=cursor,
-            actor=subject,
-            actions=PERSON_ACTIONS,
-            agency=agency,
-            since=since,
-            until=until,
-        )
-    items = [person_access(e) for e in found[:limit]]
-    next_cursor = str(items[-1].seq) if len(found) > limit else None
-    return PersonAccessPage(subject=subject, items=items, next_cursor=next_cursor)
+    return await service.person_accesses(
+        uow,
+        caller,
+        subject,
+        agency=agency,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        correlation_id=correlation_id,
+    )

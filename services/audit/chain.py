@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum, StrEnum
 from typing import Any
 from uuid import UUID
 
+from schemas.v1 import AuditEvent
 from services.audit.merkle import HASH_SIZE, leaf_hash
 
 GENESIS = bytes(HASH_SIZE)
@@ -111,6 +112,47 @@ def seal(previous_hash: bytes, seq: int, content: bytes) -> ChainRow:
         entry_hash=link(previous_hash, seq, content),
         leaf_hash=leaf_hash(content),
     )
+
+
+def entry_content(event: AuditEvent) -> dict[str, Any]:
+    """The fields of an event that the chain seals."""
+    p = event.payload
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "producer": event.producer,
+        "correlation_id": event.correlation_id,
+        "occurred_at": event.occurred_at,
+        "action": p.action.value,
+        "actor": p.actor.model_dump(),
+        "concern_id": p.concern_id,
+        "notification_id": p.notification_id,
+        "fields": list(p.fields),
+        "details": p.details,
+    }
+
+
+def by_event_id(events: Iterable[AuditEvent]) -> dict[UUID, AuditEvent]:
+    """A batch keyed by event id, in order: an event delivered twice in it counts once."""
+    return {event.event_id: event for event in events}
+
+
+def seal_new(
+    events: Mapping[UUID, AuditEvent],
+    *,
+    present: Container[UUID],
+    last_seq: int,
+    last_hash: bytes,
+) -> Iterator[tuple[AuditEvent, ChainRow]]:
+    """Each event not already present, sealed in order after the last entry (seq and hash)."""
+    seq, previous = last_seq, last_hash
+    for event_id, event in events.items():
+        if event_id in present:
+            continue
+        seq += 1
+        sealed = seal(previous, seq, canonical_bytes(entry_content(event)))
+        previous = sealed.entry_hash
+        yield event, sealed
 
 
 class ChainFault(StrEnum):

@@ -1,4 +1,4 @@
-"""What audit's routes share: the runtime, the tree-head key, error docs, and auditing a query."""
+"""What audit's routes share: the unit of work, the tree-head key, filters and error docs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
-from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
+from schemas.v1 import AuditAction
+from services.audit.store_uow import SqlAuditUnitOfWork
 from services.audit.tree_head import TreeSigner
-from services.common.auth import Caller
-from services.common.outbox import enqueue
+from services.audit.unit_of_work import AuditUnitOfWork, EntryFilters
 from services.common.problems import problem_doc
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import RuntimeDep
 
 
 async def tree_signer(request: Request) -> TreeSigner:
@@ -25,6 +25,23 @@ async def tree_signer(request: Request) -> TreeSigner:
 SignerDep = Annotated[TreeSigner, Depends(tree_signer)]
 
 
+async def unit_of_work(service: RuntimeDep) -> AuditUnitOfWork:
+    """A unit of work on audit's database, entered by the use case as often as it needs."""
+    return SqlAuditUnitOfWork(service)
+
+
+UowDep = Annotated[AuditUnitOfWork, Depends(unit_of_work)]
+
+
+async def correlation_id(request: Request) -> str:
+    """The request's correlation id, carried into the audit.queried entry."""
+    value: str = request.state.correlation_id
+    return value
+
+
+CorrelationDep = Annotated[str, Depends(correlation_id)]
+
+
 async def event_filters(
     concern_id: UUID | None = None,
     actor: str | None = None,
@@ -32,19 +49,19 @@ async def event_filters(
     action: AuditAction | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict[str, Any]:
-    """The filters /events and /export share, as store.find_entries takes them."""
-    return {
-        "concern_id": concern_id,
-        "actor": actor,
-        "agency": agency,
-        "action": action.value if action else None,
-        "since": since,
-        "until": until,
-    }
+) -> EntryFilters:
+    """The filters /events and /export share."""
+    return EntryFilters(
+        concern_id=concern_id,
+        actor=actor,
+        agency=agency,
+        action=action.value if action else None,
+        since=since,
+        until=until,
+    )
 
 
-FiltersDep = Annotated[dict[str, Any], Depends(event_filters)]
+FiltersDep = Annotated[EntryFilters, Depends(event_filters)]
 
 
 COMMON: dict[int | str, dict[str, Any]] = {
@@ -55,23 +72,3 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **COMMON,
     404: problem_doc("No such entry or tree head (yet)."),
 }
-
-
-async def record_query(
-    service: ServiceRuntime, request: Request, caller: Caller, details: dict[str, Any]
-) -> None:
-    """Audit an auditor's query as ``audit.queried``: its filters only, no personal data."""
-    async with service.unit_of_work() as uow:
-        event = AuditEvent(
-            producer="audit",
-            correlation_id=request.state.correlation_id,
-            payload=AuditEventPayload(
-                action=AuditAction.AUDIT_QUERIED,
-                actor=caller.as_actor(),
-                concern_id=details.get("concern_id"),
-                details={k: str(v) for k, v in details.items() if v is not None},
-            ),
-        )
-        await enqueue(uow.session, service.outbox, event, topic=Topic.AUDIT_EVENTS, key=None)
-        await uow.commit()
-    service.relay.wake()

@@ -10,7 +10,8 @@ from faststream import Context
 from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, Topic
-from services.audit import store, store_tree
+from services.audit import service
+from services.audit.store_uow import SqlAuditUnitOfWork
 from services.audit.tree_head import TreeSigner
 from services.common.kafka import batch_of, declare_publications
 from services.common.runtime import ServiceRuntime
@@ -25,17 +26,14 @@ async def on_audit_events(
     events: list[AuditEvent], runtime: RuntimeContext, signer: SignerContext
 ) -> None:
     """Append a batch of audit events, skipping any already in the log, and sign the new head."""
-    async with runtime.unit_of_work() as uow:
-        appended = await store.append_events(uow.session, events)
-        head = await store_tree.add_tree_head(
-            uow.session, signing_key=signer.private_key, now=datetime.now(UTC)
-        )
-        await uow.commit()
+    batch = await service.append_audit_events(
+        SqlAuditUnitOfWork(runtime), events, signing_key=signer.private_key, now=datetime.now(UTC)
+    )
     log.info(
         "audit.appended",
-        received=len(events),
-        appended=appended,
-        tree_size=head.tree_size if head else None,
+        received=batch.received,
+        appended=batch.appended,
+        tree_size=batch.tree_size,
     )
 
 

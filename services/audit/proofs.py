@@ -1,54 +1,31 @@
-"""Tree heads and proofs as documents, and checking them offline with only the public key.
+"""Checking tree heads and proofs offline with only the public key.
 
-Pure: imports the Merkle and tree-head definitions and the standard library, nothing else.
+Pure: imports the contract, the Merkle and tree-head definitions and the standard library.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
+from schemas.v1 import ConsistencyProof, InclusionProof, TreeHeadView
 from services.audit.merkle import MerkleAccumulator, leaf_hash, verify_consistency, verify_inclusion
-from services.audit.tree_head import SignedTreeHead, verify_tree_head
+from services.audit.tree_head import verify_tree_head
 
-
-class TreeHeadView(BaseModel):
-    """A tree head as the audit service recorded it; unsigned when no key is configured."""
-
-    tree_size: int = Field(ge=0, description="Number of entries in the tree.")
-    root_hash: str = Field(description="RFC 9162 Merkle root, lowercase hex.")
-    timestamp: datetime = Field(description="When the head was made (UTC).")
-    signature: str | None = Field(default=None, description="Ed25519 signature, base64.")
-    key_id: str | None = Field(default=None, description="Hex SHA-256 of the signing key's SPKI.")
-
-    def signed(self) -> SignedTreeHead | None:
-        """This head as a signed tree head, or None if it carries no signature."""
-        if self.signature is None or self.key_id is None:
-            return None
-        return SignedTreeHead.model_validate(self.model_dump())
-
-
-class InclusionProof(BaseModel):
-    """An entry, its leaf hash and the audit path proving it is in the tree of a head."""
-
-    seq: int = Field(description="The entry's sequence number (leaf index + 1).")
-    leaf_index: int = Field(description="Zero-based index of the entry in the Merkle tree.")
-    content: str = Field(description="The entry's canonical JSON, exactly as hashed.")
-    leaf_hash: str = Field(description="RFC 9162 leaf hash of the content, hex.")
-    audit_path: list[str] = Field(description="Sibling hashes, deepest first, hex.")
-    tree_head: TreeHeadView
-
-
-class ConsistencyProof(BaseModel):
-    """Proof that the tree of the first head is a prefix of the tree of the second."""
-
-    first: TreeHeadView
-    second: TreeHeadView
-    proof: list[str] = Field(description="RFC 9162 consistency proof hashes, hex.")
+# The documents live in the contract; named here too for callers that still import them here.
+__all__ = [
+    "ConsistencyProof",
+    "InclusionProof",
+    "TreeHeadView",
+    "TreeVerdict",
+    "check_consistency",
+    "check_head",
+    "check_inclusion",
+    "check_tree",
+]
 
 
 def _hashes(values: list[str]) -> list[bytes] | None:

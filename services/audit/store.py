@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditEvent
-from services.audit.chain import GENESIS, ChainRow, canonical_bytes, seal
+from services.audit.chain import GENESIS, ChainRow, by_event_id, seal_new
+from services.audit.unit_of_work import Entry
 
 SCHEMA = "audit"
 COPIED = (
@@ -61,28 +61,20 @@ entries = Table(
 )
 
 
-def entry_content(event: AuditEvent) -> dict[str, Any]:
-    """The fields of an event that the chain seals."""
+def _copied(event: AuditEvent, sealed: ChainRow) -> tuple[Any, ...]:
+    """An entry's row for COPY, in the order of ``COPIED``."""
     p = event.payload
-    return {
-        "event_id": event.event_id,
-        "type": event.type,
-        "producer": event.producer,
-        "correlation_id": event.correlation_id,
-        "occurred_at": event.occurred_at,
-        "action": p.action.value,
-        "actor": p.actor.model_dump(),
-        "concern_id": p.concern_id,
-        "notification_id": p.notification_id,
-        "fields": list(p.fields),
-        "details": p.details,
-    }
+    return (
+        sealed.seq, event.event_id, p.action.value, p.actor.subject, p.actor.agency, p.actor.role,
+        p.concern_id, p.notification_id, event.occurred_at, sealed.content,
+        sealed.previous_hash, sealed.entry_hash, sealed.leaf_hash,
+    )  # fmt: skip
 
 
 async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> int:
     """Append events not yet in the log, chained after the last entry; the count appended."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-    wanted = {event.event_id: event for event in events}
+    wanted = by_event_id(events)
     if not wanted:
         return 0
     present = set(
@@ -96,19 +88,10 @@ async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> 
         )
     ).first()
     seq, previous = (last.seq, last.entry_hash) if last else (0, GENESIS)
-    rows = []
-    for event_id, event in wanted.items():
-        if event_id in present:
-            continue
-        seq += 1
-        sealed = seal(previous, seq, canonical_bytes(entry_content(event)))
-        previous = sealed.entry_hash
-        p = event.payload
-        rows.append(
-            (seq, event_id, p.action.value, p.actor.subject, p.actor.agency, p.actor.role,
-             p.concern_id, p.notification_id, event.occurred_at, sealed.content,
-             sealed.previous_hash, sealed.entry_hash, sealed.leaf_hash)
-        )  # fmt: skip
+    rows = [
+        _copied(event, sealed)
+        for event, sealed in seal_new(wanted, present=present, last_seq=seq, last_hash=previous)
+    ]
     if rows:
         # COPY, inside this transaction, on the session's own connection: several times faster
         # than a multi-row INSERT for a batch of a thousand entries.
@@ -118,16 +101,6 @@ async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> 
             entries.name, schema_name=SCHEMA, columns=COPIED, records=rows
         )
     return len(rows)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One audit entry as auditors read it."""
-
-    seq: int
-    content: dict[str, Any]
-    recorded_at: datetime
-    entry_hash: str
 
 
 def _filtered(

@@ -22,10 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from schemas.v1 import TreeHeadView
 from services.audit.merkle import MerkleAccumulator
-from services.audit.proofs import TreeHeadView
 from services.audit.store import entries, metadata
-from services.audit.tree_head import sign_tree_head
+from services.audit.tree_head import tree_head
 
 tree_heads = Table(
     "tree_heads",
@@ -81,17 +81,7 @@ async def add_tree_head(
         return None
     grown = accumulator.extended(bytes(leaf) for leaf in leaves)
     root = grown.root()
-    if signing_key is not None:
-        signed = sign_tree_head(signing_key, grown.size, root, now)
-        head = TreeHeadView(**signed.model_dump())
-    else:
-        head = TreeHeadView(
-            tree_size=grown.size,
-            root_hash=root.hex(),
-            timestamp=now,
-            signature=None,
-            key_id=None,
-        )
+    head = tree_head(grown.size, root, signing_key=signing_key, now=now)
     await session.execute(
         insert(tree_heads).values(
             tree_size=head.tree_size,

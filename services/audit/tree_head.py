@@ -19,29 +19,13 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.v1 import SignedTreeHead, TreeHeadView
 from services.audit.merkle import HASH_SIZE
 from services.common.keys import load_signing_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_UINT64 = 2**64 - 1
-
-
-class SignedTreeHead(BaseModel):
-    """A tree size and root the audit service vouches for, with when and by which key."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tree_size: int = Field(ge=0, le=_MAX_UINT64, description="Number of entries in the tree.")
-    root_hash: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="RFC 9162 Merkle root, lowercase hex."
-    )
-    timestamp: datetime = Field(
-        description="When the head was signed (UTC, millisecond precision)."
-    )
-    signature: str = Field(description="Ed25519 signature of the TreeHeadSignature bytes, base64.")
-    key_id: str = Field(description="Hex SHA-256 of the signing key's DER SubjectPublicKeyInfo.")
 
 
 def timestamp_millis(timestamp: datetime) -> int:
@@ -81,6 +65,15 @@ def sign_tree_head(
         signature=base64.b64encode(signature).decode("ascii"),
         key_id=key_id(private_key.public_key()),
     )
+
+
+def tree_head(
+    size: int, root: bytes, *, signing_key: Ed25519PrivateKey | None, now: datetime
+) -> TreeHeadView:
+    """The head of a tree of ``size`` entries: signed when a key is given, else unsigned."""
+    if signing_key is not None:
+        return TreeHeadView(**sign_tree_head(signing_key, size, root, now).model_dump())
+    return TreeHeadView(tree_size=size, root_hash=root.hex(), timestamp=now)
 
 
 def verify_tree_head(public_key: Ed25519PublicKey, sth: SignedTreeHead) -> bool:

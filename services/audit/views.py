@@ -5,19 +5,21 @@ Pure: entries in, views or text out. Field names only ever appear here, never th
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
-from pydantic import BaseModel, Field
-
-from schemas.v1 import Actor, AuditAction
-from services.audit.store import Entry
+from schemas.v1 import (
+    Actor,
+    AuditAction,
+    AuditEntryView,
+    AuditPage,
+    ConcernTrail,
+    PersonAccess,
+    TrailStep,
+)
+from services.audit.unit_of_work import Entry
+from services.common import csv_export
 
 # What a person can have seen or tried to see, and what they submitted.
 PERSON_ACTIONS = (
@@ -31,77 +33,13 @@ CSV_COLUMNS = (
     "seq", "occurred_at", "recorded_at", "action", "actor_subject", "actor_agency", "actor_role",
     "concern_id", "notification_id", "fields", "details", "entry_hash",
 )  # fmt: skip
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ExportFormat(StrEnum):
-    """How an export is written."""
-
-    CSV = "csv"
-    JSON = "json"
-
-
-class AuditEntryView(BaseModel):
-    """One audit entry."""
-
-    seq: int
-    recorded_at: datetime
-    entry_hash: str
-    entry: dict[str, Any]
-
-
-class AuditPage(BaseModel):
-    """A page of audit entries, oldest first."""
-
-    items: list[AuditEntryView]
-    next_cursor: str | None = None
-
-
-class TrailStep(BaseModel):
-    """One step of a concern's trail: who did what to which notification, seeing which fields."""
-
-    seq: int
-    when: datetime = Field(description="When it happened (the entry's occurred_at).")
-    who: Actor
-    action: AuditAction
-    notification_id: UUID | None = None
-    recipient_agency: str | None = Field(
-        default=None, description="The agency a notification went to, when the entry names one."
-    )
-    fields: list[str] = Field(default_factory=list, description="Names of the fields disclosed.")
-
-
-class ConcernTrail(AuditPage):
-    """Everything recorded about one concern: the raw entries and a readable summary."""
-
-    summary: list[TrailStep]
-
-
-class PersonAccess(BaseModel):
-    """One thing a person saw, acknowledged, was refused, or submitted."""
-
-    seq: int
-    when: datetime
-    action: AuditAction
-    agency: str | None = Field(description="The agency the person acted for.")
-    role: str
-    concern_id: UUID | None = None
-    notification_id: UUID | None = None
-    fields: list[str] = Field(default_factory=list, description="Names of the fields disclosed.")
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class PersonAccessPage(BaseModel):
-    """A person's access history, oldest first."""
-
-    subject: str
-    items: list[PersonAccess]
-    next_cursor: str | None = None
 
 
 def entry_view(entry: Entry) -> AuditEntryView:
     """An entry as the API shows it."""
-    return AuditEntryView(
+    # Not validated again: the content is what the log sealed and read back as JSON, and
+    # validating every entry of an export would double its cost.
+    return AuditEntryView.model_construct(
         seq=entry.seq,
         recorded_at=entry.recorded_at,
         entry_hash=entry.entry_hash,
@@ -157,34 +95,23 @@ def person_access(entry: Entry) -> PersonAccess:
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting like a formula; quote it (OWASP CSV injection).
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def csv_row(entry: Entry) -> list[str]:
-    """An entry as one CSV row, in the order of ``CSV_COLUMNS``."""
+def csv_row(entry: Entry) -> tuple[object, ...]:
+    """An entry's values for one CSV row, in the order of ``CSV_COLUMNS``."""
     c = entry.content
     actor = c["actor"]
-    values = (
+    return (
         entry.seq, c["occurred_at"], entry.recorded_at.isoformat(), c["action"],
         actor["subject"], actor.get("agency"), actor["role"], c.get("concern_id"),
         c.get("notification_id"), ";".join(c.get("fields") or []),
         json.dumps(c.get("details") or {}, sort_keys=True, separators=(",", ":")),
         entry.entry_hash,
     )  # fmt: skip
-    return [_cell(v) for v in values]
 
 
 def csv_text(entries: Iterable[Entry], *, header: bool = False) -> str:
     """CSV lines for some entries, the header first if asked."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if header:
-        writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_row(e) for e in entries)
-    return out.getvalue()
+    rows = (csv_row(e) for e in entries)
+    return csv_export.csv_text(rows, header=CSV_COLUMNS if header else None)
 
 
 def json_items(entries: Iterable[Entry], *, first: bool) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from schemas.v1 import NotificationView
 from services.common.auth import TokenVerifier
 from services.partnership import Partnership
 from services.web import views
@@ -59,7 +59,7 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
-def render_row(context: WebContext, notification: Any) -> str:
+def render_row(context: WebContext, notification: NotificationView) -> str:
     """One inbox row, as the inbox page and the live stream both render it."""
     template = context.templates.env.get_template("_row.html")
     return template.render(n=notification, agency_name=context.agency_name)

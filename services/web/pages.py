@@ -12,7 +12,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from schemas.v1 import AuditAction, NotificationPage, NotificationView
+from schemas.v1 import (
+    AuditAction,
+    AuditPage,
+    ConcernTrail,
+    NotificationPage,
+    NotificationView,
+    Verification,
+)
 from services.common.auth import Role, mint_token
 from services.web import views
 from services.web.context import WebContext, render_row, web
@@ -119,10 +126,10 @@ async def inbox(
     """The agency's notifications, newest first; the first page updates live."""
     _need(session, *READERS)
     params = {"limit": "50", **({"cursor": cursor} if cursor else {})}
-    answer = await context.upstream.call(context.upstream.routing, "GET", "/v1/notifications",
-                                         token=session.token, params=params,
-                                         correlation_id=_correlation(request))  # fmt: skip
-    found = NotificationPage.model_validate(answer)
+    found = await context.upstream.call(context.upstream.routing, "GET", "/v1/notifications",
+                                        answer=NotificationPage, token=session.token,
+                                        params=params,
+                                        correlation_id=_correlation(request))  # fmt: skip
     return page(request, "inbox.html", session, notifications=found.items,
                 next_cursor=found.next_cursor, live=cursor is None)  # fmt: skip
 
@@ -138,11 +145,11 @@ async def inbox_stream(request: Request, context: WebDep, session: SessionDep) -
     async def rows() -> AsyncIterator[ServerSentEvent]:
         try:
             async for event in server_sent_events(upstream.aiter_lines()):
-                if event.get("event") != "notification":
+                if event.event != "notification":
                     continue
-                notification = NotificationView.model_validate_json(event["data"])
+                notification = NotificationView.model_validate_json(event.data)
                 yield ServerSentEvent(data=render_row(context, notification),
-                                      id=event.get("id"), event="notification")  # fmt: skip
+                                      id=event.id, event="notification")  # fmt: skip
         finally:
             await upstream.aclose()
 
@@ -156,11 +163,10 @@ async def notification(
 ) -> Response:
     """One notification: only what the sharing profile allows (opening it is audited)."""
     _need(session, *READERS)
-    answer = await context.upstream.call(context.upstream.routing, "GET",
-                                         f"/v1/notifications/{notification_id}",
-                                         token=session.token,
-                                         correlation_id=_correlation(request))  # fmt: skip
-    shown = NotificationView.model_validate(answer)
+    shown = await context.upstream.call(context.upstream.routing, "GET",
+                                        f"/v1/notifications/{notification_id}",
+                                        answer=NotificationView, token=session.token,
+                                        correlation_id=_correlation(request))  # fmt: skip
     return page(request, "notification.html", session, n=shown,
                 withheld=views.withheld_parts(shown),
                 acknowledged=request.query_params.get("acknowledged") == "1")  # fmt: skip
@@ -175,7 +181,7 @@ async def acknowledge(
     check_form(request, session, await form_fields(request))
     await context.upstream.call(context.upstream.routing, "POST",
                                 f"/v1/notifications/{notification_id}/acknowledge",
-                                token=session.token,
+                                answer=NotificationView, token=session.token,
                                 correlation_id=_correlation(request))  # fmt: skip
     return RedirectResponse(f"/inbox/{notification_id}?acknowledged=1", status_code=303)
 
@@ -193,12 +199,12 @@ async def audit_search(request: Request, context: WebDep, session: SessionDep) -
     if searched:
         params = {**filters, "limit": "100", "cursor": query.get("cursor", "0") or "0"}
         try:
-            answer = await context.upstream.call(context.upstream.audit, "GET",
-                                                 "/v1/audit/events", token=session.token,
-                                                 params=params,
-                                                 correlation_id=_correlation(request))  # fmt: skip
-            rows = [views.audit_row(item) for item in answer["items"]]
-            next_cursor = answer.get("next_cursor")
+            found = await context.upstream.call(context.upstream.audit, "GET",
+                                                "/v1/audit/events", answer=AuditPage,
+                                                token=session.token, params=params,
+                                                correlation_id=_correlation(request))  # fmt: skip
+            rows = [views.audit_row(entry) for entry in found.items]
+            next_cursor = found.next_cursor
         except UpstreamError as failure:
             if failure.status != 422:
                 raise
@@ -214,11 +220,11 @@ async def audit_trail(
 ) -> Response:
     """Everything recorded about one concern, as a timeline."""
     _need(session, Role.AUDITOR)
-    answer = await context.upstream.call(context.upstream.audit, "GET",
-                                         f"/v1/audit/concerns/{concern_id}/trail",
-                                         token=session.token,
-                                         correlation_id=_correlation(request))  # fmt: skip
-    rows = [views.audit_row(item) for item in answer["items"]]
+    trail = await context.upstream.call(context.upstream.audit, "GET",
+                                        f"/v1/audit/concerns/{concern_id}/trail",
+                                        answer=ConcernTrail, token=session.token,
+                                        correlation_id=_correlation(request))  # fmt: skip
+    rows = [views.audit_row(entry) for entry in trail.items]
     return page(request, "audit_trail.html", session, concern_id=concern_id, rows=rows)
 
 
@@ -227,10 +233,10 @@ async def audit_integrity(request: Request, context: WebDep, session: SessionDep
     """Whether the log recomputes, and the latest signed tree head."""
     _need(session, Role.AUDITOR)
     verdict = await context.upstream.call(context.upstream.audit, "GET", "/v1/audit/verify",
-                                          token=session.token,
+                                          answer=Verification, token=session.token,
                                           correlation_id=_correlation(request))  # fmt: skip
     return page(request, "audit_integrity.html", session, verdict=verdict,
-                head=verdict.get("latest_tree_head"))  # fmt: skip
+                head=verdict.latest_tree_head)  # fmt: skip
 
 
 @router.get("/audit/export")
@@ -242,19 +248,19 @@ async def audit_export(request: Request, context: WebDep, session: SessionDep) -
     first = await _export_page(context, session, filters, cursor="0")
 
     async def body() -> AsyncIterator[str]:
-        answer, header = first, True
+        found, header = first, True
         while True:
-            rows = [views.audit_row(item) for item in answer["items"]]
             if as_json:
-                for index, item in enumerate(answer["items"]):
-                    yield ("[\n" if header and index == 0 else ",\n") + json.dumps(item)
+                for index, entry in enumerate(found.items):
+                    text = json.dumps(entry.model_dump(mode="json"))
+                    yield ("[\n" if header and index == 0 else ",\n") + text
                     header = False
             else:
-                yield views.csv_lines(rows, header=header)
+                yield views.csv_lines([views.audit_row(e) for e in found.items], header=header)
                 header = False
-            if not answer.get("next_cursor"):
+            if not found.next_cursor:
                 break
-            answer = await _export_page(context, session, filters, cursor=answer["next_cursor"])
+            found = await _export_page(context, session, filters, cursor=found.next_cursor)
         if as_json:
             yield "[]\n" if header else "\n]\n"
 
@@ -267,7 +273,8 @@ async def audit_export(request: Request, context: WebDep, session: SessionDep) -
 
 async def _export_page(
     context: WebContext, session: Session, filters: dict[str, str], *, cursor: str
-) -> Any:
+) -> AuditPage:
     params = {**filters, "limit": str(EXPORT_PAGE), "cursor": cursor}
     return await context.upstream.call(context.upstream.audit, "GET", "/v1/audit/events",
-                                       token=session.token, params=params)  # fmt: skip
+                                       answer=AuditPage, token=session.token,
+                                       params=params)  # fmt: skip

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from services.common.problems import Problem
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class UpstreamError(Exception):
@@ -19,16 +25,11 @@ class UpstreamError(Exception):
 
 def _detail(response: httpx.Response) -> str:
     try:
-        body = response.json()
-    except ValueError:
+        problem = Problem.model_validate_json(response.content)
+    except ValidationError:
         return response.text[:200]
-    if isinstance(body, dict):
-        errors = body.get("errors") or []
-        named = "; ".join(
-            f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)
-        )
-        return named or str(body.get("detail") or body.get("title") or "")
-    return ""
+    named = "; ".join(f"{e.field}: {e.message}" for e in problem.errors or [])
+    return named or problem.detail or problem.title
 
 
 class Upstream:
@@ -57,11 +58,12 @@ class Upstream:
         method: str,
         path: str,
         *,
+        answer: type[Answer],
         token: str,
         params: Mapping[str, str] | None = None,
         correlation_id: str | None = None,
-    ) -> Any:
-        """The JSON answer, or UpstreamError."""
+    ) -> Answer:
+        """The answer parsed into its contract model, or UpstreamError."""
         try:
             response = await client.request(
                 method, path, params=params, headers=self._headers(token, correlation_id)
@@ -70,7 +72,10 @@ class Upstream:
             raise UpstreamError(503, f"{client.base_url} did not answer.") from error
         if response.status_code >= 400:
             raise UpstreamError(response.status_code, _detail(response))
-        return response.json()
+        try:
+            return answer.model_validate_json(response.content)
+        except ValidationError as error:
+            raise UpstreamError(502, f"{client.base_url} answered outside the contract.") from error
 
     async def open_stream(self, *, token: str, last_event_id: str | None) -> httpx.Response:
         """Routing's notification stream, opened (headers read) but not yet consumed."""
@@ -94,14 +99,23 @@ class Upstream:
         return response
 
 
-async def server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, str]]:
-    """Parse an event stream into events: {"event", "id", "data"} (comments skipped)."""
+@dataclass(frozen=True)
+class StreamEvent:
+    """One server-sent event: its name and id, if given, and its data lines joined."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+async def server_sent_events(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
+    """Parse an event stream into events (comments skipped)."""
     event: dict[str, str] = {}
     data: list[str] = []
     async for line in lines:
         if not line:
             if data:
-                yield {**event, "data": "\n".join(data)}
+                yield StreamEvent("\n".join(data), event.get("event"), event.get("id"))
             event, data = {}, []
             continue
         if line.startswith(":"):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from schemas.v1 import NotificationView
+from pydantic import JsonValue, TypeAdapter
+
+from schemas.v1 import AuditEntryView, NotificationView
+from services.common import csv_export
 
 CONCERN_PARTS = (
     "subject",
@@ -43,6 +43,9 @@ EXPORT_COLUMNS = (
     "fields",
     "entry_hash",
 )
+# How the chain writes a time in an entry (six fraction digits, Z): shown and exported as sealed.
+SEALED_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 def label(value: object) -> str:
@@ -100,7 +103,7 @@ class AuditRow:
     concern_id: str
     notification_id: str
     fields: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, JsonValue] = field(default_factory=dict)
     entry_hash: str = ""
 
     @property
@@ -109,55 +112,38 @@ class AuditRow:
         return ACTION_LABELS.get(self.action, label(self.action))
 
 
-def audit_row(item: dict[str, Any]) -> AuditRow:
-    """An item of audit's AuditPage as a row."""
-    entry: dict[str, Any] = item.get("entry") or {}
-    actor: dict[str, Any] = entry.get("actor") or {}
+def audit_row(view: AuditEntryView) -> AuditRow:
+    """An entry of one of audit's pages as a row."""
+    entry = view.content()
     return AuditRow(
-        seq=int(item["seq"]),
-        recorded_at=str(item.get("recorded_at") or ""),
-        occurred_at=str(entry.get("occurred_at") or ""),
-        action=str(entry.get("action") or ""),
-        subject=str(actor.get("subject") or ""),
-        agency=str(actor.get("agency") or ""),
-        role=str(actor.get("role") or ""),
-        concern_id=str(entry.get("concern_id") or ""),
-        notification_id=str(entry.get("notification_id") or ""),
-        fields=[str(f) for f in entry.get("fields") or []],
-        details=dict(entry.get("details") or {}),
-        entry_hash=str(item.get("entry_hash") or ""),
+        seq=view.seq,
+        # Written as audit's JSON answer wrote it, so an export reads the same as the API.
+        recorded_at=_MOMENT.dump_python(view.recorded_at, mode="json"),
+        occurred_at=entry.occurred_at.astimezone(UTC).strftime(SEALED_TIME),
+        action=entry.action.value,
+        subject=entry.actor.subject,
+        agency=entry.actor.agency or "",
+        role=entry.actor.role,
+        concern_id=str(entry.concern_id or ""),
+        notification_id=str(entry.notification_id or ""),
+        fields=list(entry.fields),
+        details=dict(entry.details),
+        entry_hash=view.entry_hash,
     )
 
 
-def _cell(value: object) -> str:
-    text = str(value)
-    # A cell starting like a formula would run in a spreadsheet; make it plain text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def csv_row(row: AuditRow) -> tuple[object, ...]:
+    """A row's values for the CSV export, in the order of ``EXPORT_COLUMNS``."""
+    return (
+        row.seq, row.recorded_at, row.occurred_at, row.action, row.subject, row.agency, row.role,
+        row.concern_id, row.notification_id, ";".join(row.fields), row.entry_hash,
+    )  # fmt: skip
 
 
 def csv_lines(rows: list[AuditRow], *, header: bool) -> str:
     """Audit rows as CSV text, with the header line first if asked."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    if header:
-        writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                _cell(row.seq),
-                _cell(row.recorded_at),
-                _cell(row.occurred_at),
-                _cell(row.action),
-                _cell(row.subject),
-                _cell(row.agency),
-                _cell(row.role),
-                _cell(row.concern_id),
-                _cell(row.notification_id),
-                _cell(";".join(row.fields)),
-                _cell(row.entry_hash),
-            ]
-        )
-    return out.getvalue()
+    values = (csv_row(row) for row in rows)
+    return csv_export.csv_text(values, header=EXPORT_COLUMNS if header else None)
 
 
 def search_filters(query: dict[str, str]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from schemas.v1 import NotificationView
+from schemas.v1 import AuditEntryView, NotificationView
 from services.common.auth import Caller, Role
 from services.web import views
 from services.web.context import make_templates
@@ -49,8 +49,10 @@ def test_search_filters_drop_blanks_and_read_local_times_as_utc() -> None:
 
 def test_csv_export_defuses_spreadsheet_formulas() -> None:
     actor = {"subject": "=HYPERLINK(1)", "role": "caseworker"}
-    entry = {"action": "notification.viewed", "actor": actor}
-    row = views.audit_row({"seq": 1, "recorded_at": "x", "entry_hash": "h", "entry": entry})
+    sealed = {"event_id": str(uuid4()), "type": "audit.event", "producer": "routing",
+              "correlation_id": "c", "occurred_at": "2026-11-24T03:50:00.000000Z"}  # fmt: skip
+    entry = {"action": "notification.viewed", "actor": actor, **sealed}
+    row = views.audit_row(AuditEntryView(seq=1, recorded_at=RECEIVED, entry_hash="h", entry=entry))
     text = views.csv_lines([row], header=True)
     assert "'=HYPERLINK(1)" in text
     assert text.splitlines()[0].startswith("seq,recorded_at")

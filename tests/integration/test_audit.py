@@ -17,15 +17,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from schemas.v1 import Actor, AuditAction, AuditEvent, AuditEventPayload, Topic
-from services.audit.db_role import WRITER_ROLE, act_as_writer
-from services.audit.proofs import (
+from schemas.v1 import (
+    Actor,
+    AuditAction,
+    AuditEvent,
+    AuditEventPayload,
     ConsistencyProof,
     InclusionProof,
+    Topic,
     TreeHeadView,
-    check_consistency,
-    check_inclusion,
 )
+from services.audit.db_role import WRITER_ROLE, act_as_writer
+from services.audit.proofs import check_consistency, check_inclusion
 from services.common.db import async_url
 from services.common.keys import load_signing_key
 from tests.conftest import Services

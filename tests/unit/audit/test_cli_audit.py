@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deploy.cli_audit import register
+from schemas.v1 import ConsistencyProof, InclusionProof, TreeHeadView
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash, root_hash
-from services.audit.proofs import ConsistencyProof, InclusionProof, TreeHeadView
 from services.audit.tree_head import sign_tree_head
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)

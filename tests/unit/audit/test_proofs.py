@@ -7,15 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from schemas.v1 import ConsistencyProof, InclusionProof, TreeHeadView
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash, root_hash
-from services.audit.proofs import (
-    ConsistencyProof,
-    InclusionProof,
-    TreeHeadView,
-    check_consistency,
-    check_inclusion,
-    check_tree,
-)
+from services.audit.proofs import check_consistency, check_inclusion, check_tree
 from services.audit.tree_head import sign_tree_head
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

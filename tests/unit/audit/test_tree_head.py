@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from schemas.v1 import SignedTreeHead
 from services.audit.merkle import leaf_hash, root_hash
 from services.audit.tree_head import (
-    SignedTreeHead,
     key_id,
     sign_tree_head,
     tree_head_bytes,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from services.audit.store import Entry
+from services.audit.unit_of_work import Entry
 from services.audit.views import (
     CSV_COLUMNS,
     concern_trail,

@@ -1,0 +1,169 @@
+"""The audit unit of work over SQLAlchemy: today's store functions in one session's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.v1 import AuditEvent, TreeHeadView
+from services.audit import store, store_tree
+from services.audit.chain import ChainRow
+from services.audit.unit_of_work import Entry, EntryFilters
+from services.common.db import UnitOfWork
+from services.common.outbox import OutboxMessage, SessionOutbox
+from services.common.runtime import ServiceRuntime
+
+
+class SessionAuditEntries:
+    """The entries table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, events: Sequence[AuditEvent]) -> int:
+        """Chain the events not yet in the log after its last entry (by COPY); the count."""
+        return await store.append_events(self._session, events)
+
+    async def find(
+        self,
+        filters: EntryFilters,
+        *,
+        limit: int,
+        after_seq: int = 0,
+        through_seq: int | None = None,
+    ) -> list[Entry]:
+        """Entries matching the filters, oldest first, after a sequence number."""
+        return await store.find_entries(
+            self._session,
+            limit=limit,
+            after_seq=after_seq,
+            through_seq=through_seq,
+            concern_id=filters.concern_id,
+            actor=filters.actor,
+            agency=filters.agency,
+            action=filters.action,
+            actions=filters.actions,
+            since=filters.since,
+            until=filters.until,
+        )
+
+    async def last_seq(self) -> int:
+        """The newest entry's sequence number; 0 when the log is empty."""
+        return await store.last_seq(self._session)
+
+    def chain(self) -> AsyncIterator[ChainRow]:
+        """Every entry in sequence order, read in batches."""
+        return store.stream_chain(self._session)
+
+    async def content(self, *, seq: int) -> bytes | None:
+        """The stored canonical content of one entry."""
+        return await store_tree.entry_content(self._session, seq=seq)
+
+
+class SessionMerkleTree:
+    """The tree heads table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_head(
+        self, *, signing_key: Ed25519PrivateKey | None, now: datetime
+    ) -> TreeHeadView | None:
+        """Extend the tree over entries not yet in a head and record (and sign) the new head."""
+        return await store_tree.add_tree_head(self._session, signing_key=signing_key, now=now)
+
+    async def latest_head(self) -> TreeHeadView | None:
+        """The newest tree head, if any."""
+        return await store_tree.latest_tree_head(self._session)
+
+    async def find_head(self, *, tree_size: int) -> TreeHeadView | None:
+        """The tree head of exactly this size, if one was recorded."""
+        return await store_tree.find_tree_head(self._session, tree_size=tree_size)
+
+    async def heads(self) -> list[TreeHeadView]:
+        """Every recorded tree head, smallest first."""
+        return await store_tree.all_tree_heads(self._session)
+
+    async def leaf_hashes(self, *, tree_size: int) -> Sequence[bytes]:
+        """The leaf hashes of entries 1..tree_size, in order."""
+        return await store_tree.leaf_hashes(self._session, tree_size=tree_size)
+
+
+class _AnnouncingOutbox:
+    """The session's outbox, remembering whether anything was added to announce."""
+
+    def __init__(self, outbox: SessionOutbox) -> None:
+        self._outbox = outbox
+        self.added = False
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events in the session's transaction."""
+        listed = list(messages)
+        self.added = self.added or bool(listed)
+        await self._outbox.add(listed)
+
+
+class SqlAuditUnitOfWork:
+    """One transaction on audit's database; the outbox relay is woken after a commit that adds."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self._runtime = runtime
+        self._uow: UnitOfWork | None = None
+        self._entries: SessionAuditEntries | None = None
+        self._tree: SessionMerkleTree | None = None
+        self._outbox: _AnnouncingOutbox | None = None
+
+    def _open(self) -> tuple[SessionAuditEntries, SessionMerkleTree, _AnnouncingOutbox]:
+        if self._entries is None or self._tree is None or self._outbox is None:
+            raise RuntimeError("SqlAuditUnitOfWork used outside 'async with'")
+        return self._entries, self._tree, self._outbox
+
+    @property
+    def entries(self) -> SessionAuditEntries:
+        """The entries, inside this transaction."""
+        return self._open()[0]
+
+    @property
+    def tree(self) -> SessionMerkleTree:
+        """The tree heads, inside this transaction."""
+        return self._open()[1]
+
+    @property
+    def outbox(self) -> _AnnouncingOutbox:
+        """Events published once this transaction commits."""
+        return self._open()[2]
+
+    async def __aenter__(self) -> Self:
+        """Begin a transaction in a new session."""
+        self._uow = await self._runtime.unit_of_work().__aenter__()
+        session = self._uow.session
+        self._entries = SessionAuditEntries(session)
+        self._tree = SessionMerkleTree(session)
+        self._outbox = _AnnouncingOutbox(SessionOutbox(session, self._runtime.outbox))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed and close the session."""
+        uow, self._uow = self._uow, None
+        self._entries = self._tree = self._outbox = None
+        if uow is not None:
+            await uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        """Commit; then, if this transaction added events, wake the outbox relay."""
+        if self._uow is None:
+            raise RuntimeError("SqlAuditUnitOfWork used outside 'async with'")
+        await self._uow.commit()
+        if self.outbox.added:
+            self.outbox.added = False
+            self._runtime.relay.wake()
