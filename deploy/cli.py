@@ -25,7 +25,7 @@ def _stack(args: argparse.Namespace) -> LocalStack:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Start Kafka, PostgreSQL and the three services; write .safeguard/stack.env."""
+    """Start Kafka, PostgreSQL and the services and web pages; write .safeguard/stack.env."""
     stack = _stack(args)
     try:
         env = stack.up(args.partnership)

@@ -1,4 +1,4 @@
-"""The whole local stack: PostgreSQL, Kafka, topics, keys and the three services."""
+"""The whole local stack: PostgreSQL, Kafka, topics, keys and the services and web pages."""
 
 from __future__ import annotations
 
