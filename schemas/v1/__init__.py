@@ -3,6 +3,7 @@
 from schemas.v1.api import (
     AcknowledgementView,
     ConcernAccepted,
+    ConcernStatusPage,
     ConcernStatusView,
     NotificationPage,
     NotificationStatus,
@@ -52,6 +53,7 @@ __all__ = [
     "ConcernReceivedPayload",
     "ConcernRouted",
     "ConcernRoutedPayload",
+    "ConcernStatusPage",
     "ConcernStatusView",
     "ConcernSubmission",
     "ConcernSubmitted",
