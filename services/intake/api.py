@@ -169,9 +169,7 @@ async def list_concerns(
     limit: Annotated[
         int, Query(ge=1, le=service.MAX_PAGE, description="At most this many concerns.")
     ] = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=200, description="`next_cursor` of the page before.")
-    ] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
 ) -> ConcernStatusPage:
     """The caller's agency's concerns, newest first, with how far each recipient has got."""
     listed = await service.list_concerns(

@@ -144,6 +144,9 @@ def concern_status_view(
     )
 
 
+MAX_CURSOR = 200
+
+
 def page_cursor(last: Submission) -> str:
     """The cursor of the page that follows this concern."""
     text = f"{last.received_at.isoformat()}|{last.concern_id}"
@@ -152,6 +155,8 @@ def page_cursor(last: Submission) -> str:
 
 def read_cursor(cursor: str) -> PageCursor | None:
     """Where a cursor says a page starts; None if it is not one of ours."""
+    if len(cursor) > MAX_CURSOR:
+        return None
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         received, _, concern = text.partition("|")

@@ -97,7 +97,9 @@ async def test_each_listed_concern_carries_its_recipients_progress() -> None:
     assert (csc.agency, csc.decision, csc.assigned) == ("nm-csc", "strategy_discussion", True)
 
 
-@pytest.mark.parametrize("cursor", ["", "not-a-cursor", "%%%", "MjAyNi0xMS0xNnxub3Bl", "é"])
+@pytest.mark.parametrize(
+    "cursor", ["", "not-a-cursor", "%%%", "MjAyNi0xMS0xNnxub3Bl", "é", "A" * 5000]
+)
 async def test_a_cursor_intake_did_not_give_is_refused(cursor: str) -> None:
     listed = await list_concerns(
         FakeUnitOfWork(), caller=HOSPITAL, limit=10, cursor=cursor, now=NOW
