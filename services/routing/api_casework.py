@@ -73,7 +73,7 @@ async def decide_notification(
     except DecisionRefused as refused:
         codes = refused.valid_codes or []
         return problem_response(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             str(refused),
             request=request,
             model=DecisionProblem,
