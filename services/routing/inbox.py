@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, NotificationRoutedPayload, Topic
+from schemas.v1 import (
+    AuditAction,
+    AuditEvent,
+    AuditEventPayload,
+    NotificationRoutedPayload,
+    NotificationStatus,
+    Topic,
+)
 from schemas.v1.events import NotificationChange
 from services.common.auth import Caller
 from services.common.messages import OutboxMessage
@@ -172,7 +179,8 @@ async def list_notifications(
         notifications=page,
         next_before_seq=page[-1].seq if more and not worklist else None,
         next_offset=filters.offset + len(page) if more and worklist else None,
-        counts=counts,
+        # Every status, zero included, so a page can show each count.
+        counts={status.value: counts.get(status.value, 0) for status in NotificationStatus},
         stream_position=position,
     )
 

@@ -150,7 +150,7 @@ async def test_the_stream_shows_a_change_made_after_the_lists_position(
         headers=worker,
     )
     assert [i["notification_id"] for i in mine.json()["items"]] == [item["notification_id"]]
-    assert mine.json()["counts"] == {"acknowledged": 1}
+    assert mine.json()["counts"] == {"new": 0, "acknowledged": 1, "escalated": 0, "decided": 0}
 
 
 def a_notification(agency: str, *, severity: str, acknowledge_by: datetime) -> Any:
