@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from schemas.v1 import NotificationView
 from schemas.v1.api import AssignmentRequest, DecisionRequest
 from services.common.auth import CallerDep, Role, require_role
-from services.common.problems import FieldError, Problem, problem_doc, problem_response
+from services.common.problems import FieldError, problem_doc, problem_response
 from services.routing import casework
 from services.routing.api import (
     COMMON,
@@ -29,15 +29,11 @@ from services.routing.inbox import NotificationNotFound
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
-class DecisionProblem(Problem):
-    """A decision refused: the codes this agency may record."""
-
-    valid_codes: list[str] | None = None
-
-
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: problem_doc("Feedback reports a decision and takes none."),
-    422: problem_doc("Not a decision of the agency's kind (valid codes listed).", DecisionProblem),
+    422: problem_doc(
+        "Not a decision of the agency's kind; `valid_codes` lists those it may record."
+    ),
 }
 
 
@@ -76,7 +72,6 @@ async def decide_notification(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             str(refused),
             request=request,
-            model=DecisionProblem,
             errors=[FieldError(field="decision", message="Use one of: " + ", ".join(codes))],
             valid_codes=codes,
         )
