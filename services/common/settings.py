@@ -9,7 +9,28 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
+class HttpSettings(BaseSettings):
+    """How long and how much a client may take to send a request, and how many may connect."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="From connecting (or the last answer) to whole headers."
+    )
+    http_max_header_bytes: int = Field(default=32 * 1024, gt=0)
+    http_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="From the headers to the whole body."
+    )
+    http_body_chunk_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="The longest wait for the next part of a body."
+    )
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    http_max_connections: int | None = Field(
+        default=1000, description="Beyond it, a request answers 503 at once."
+    )
+
+
+class ServiceSettings(HttpSettings):
     """Connections, identity and security settings common to intake, routing and audit."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
