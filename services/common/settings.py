@@ -49,6 +49,9 @@ class ServiceSettings(HttpSettings):
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     kafka_replication_factor: int = Field(default=1, description="3 in production.")
+    kafka_poison_attempts: int = Field(
+        default=5, ge=1, description="Failures of one record before it goes to <topic>.dlq."
+    )
 
     jwt_public_key_path: Path | None = Field(
         default=None, description="PEM public key that signs bearer tokens (local stack)."
