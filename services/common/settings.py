@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +60,16 @@ class ServiceSettings(HttpSettings):
     jwt_jwks_url: str | None = Field(default=None, description="JWKS URL of the token issuer.")
     jwt_issuer: str = "safeguarding-exchange-local"
     jwt_audience: str = "safeguarding-exchange"
+
+    outbox_retention: timedelta = Field(
+        default=timedelta(hours=24),
+        description="How long a published outbox row is kept (ISO 8601, e.g. PT24H, or seconds).",
+    )
+    processed_events_retention: timedelta = Field(
+        default=timedelta(days=14),
+        description="How long a handled event's id is kept: longer than Kafka could redeliver it.",
+    )
+    outbox_prune_interval_seconds: float = Field(default=300.0, gt=0)
 
     log_level: str = "INFO"
     # How long a starting service waits for Kafka and PostgreSQL before it gives up.
