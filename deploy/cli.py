@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from deploy.local.stack import LocalStack
 
 SERVICE_NAMES = ("intake", "routing", "audit", "web")
+# services.common.auth.Role's values, without importing it (and JWT) for every command.
+TOKEN_ROLES = ("agency_system", "caseworker", "auditor", "partnership_auditor")
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
@@ -67,8 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one service in the foreground."""
     import uvicorn
 
+    from services.common.http_server import server_options
+
     app, host, port = _build_service(args.service, args.port)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    # Header and connection limits; the body's own are in each app's middleware.
+    uvicorn.run(app, host=host, port=port, **server_options(getattr(app.state, "settings", None)))
     return 0
 
 
@@ -177,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help=cmd_token.__doc__)
     token.add_argument("--agency", required=True)
-    token.add_argument("--role", required=True, choices=["agency_system", "caseworker", "auditor"])
+    token.add_argument("--role", required=True, choices=TOKEN_ROLES)
     token.add_argument("--subject", required=True)
     token.add_argument("--minutes", type=int, default=480, help="lifetime (default 8 hours)")
     token.set_defaults(func=cmd_token)

@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     NOTIFICATION_DECIDED = "notification.decided"
     NOTIFICATION_ESCALATED = "notification.escalated"
     ACCESS_DENIED = "access.denied"
+    RECORD_DEAD_LETTERED = "record.dead_lettered"
     AUDIT_QUERIED = "audit.queried"
 
 

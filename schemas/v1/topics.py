@@ -13,6 +13,12 @@ class Topic(StrEnum):
     NOTIFICATIONS_ROUTED = "notifications.routed"
     NOTIFICATIONS_CHANGED = "notifications.changed"
     AUDIT_EVENTS = "audit.events"
+    # Where a record that keeps failing on an internal topic goes (services/common/poison.py).
+    CONCERNS_RECEIVED_DLQ = "concerns.received.dlq"
+    CONCERNS_ROUTED_DLQ = "concerns.routed.dlq"
+    NOTIFICATIONS_ROUTED_DLQ = "notifications.routed.dlq"
+    NOTIFICATIONS_CHANGED_DLQ = "notifications.changed.dlq"
+    AUDIT_EVENTS_DLQ = "audit.events.dlq"
 
 
 # Partitions bound each consumer group's parallelism; 6 lets up to six processes share a topic.
@@ -24,4 +30,9 @@ TOPICS: dict[Topic, int] = {
     Topic.NOTIFICATIONS_ROUTED: 6,
     Topic.NOTIFICATIONS_CHANGED: 6,
     Topic.AUDIT_EVENTS: 6,
+    Topic.CONCERNS_RECEIVED_DLQ: 1,
+    Topic.CONCERNS_ROUTED_DLQ: 1,
+    Topic.NOTIFICATIONS_ROUTED_DLQ: 1,
+    Topic.NOTIFICATIONS_CHANGED_DLQ: 1,
+    Topic.AUDIT_EVENTS_DLQ: 1,
 }

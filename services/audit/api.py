@@ -19,7 +19,17 @@ from schemas.v1 import (
 )
 from services.audit import service, service_integrity
 from services.audit.api_export import export_response
-from services.audit.deps import COMMON, NOT_FOUND, CorrelationDep, FiltersDep, SignerDep, UowDep
+from services.audit.deps import (
+    COMMON,
+    MAX_SEQ,
+    NOT_FOUND,
+    CorrelationDep,
+    Cursor,
+    FiltersDep,
+    Limit,
+    SignerDep,
+    UowDep,
+)
 from services.common.auth import CallerDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -31,8 +41,8 @@ async def audit_events(
     uow: UowDep,
     correlation_id: CorrelationDep,
     filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    cursor: Cursor = 0,
 ) -> AuditPage:
     """Audit entries matching every filter, oldest first; the query itself is audited."""
     return await service.find_audit_events(
@@ -84,7 +94,10 @@ async def latest_tree_head(
 
 @router.get("/entries/{seq}/proof", response_model=InclusionProof, responses=NOT_FOUND)
 async def entry_proof(
-    seq: Annotated[int, Path(ge=1)], caller: CallerDep, uow: UowDep, correlation_id: CorrelationDep
+    seq: Annotated[int, Path(ge=1, le=MAX_SEQ)],
+    caller: CallerDep,
+    uow: UowDep,
+    correlation_id: CorrelationDep,
 ) -> InclusionProof:
     """Proof that one entry is in the tree of the latest signed head."""
     return await service_integrity.entry_proof(uow, caller, seq, correlation_id=correlation_id)
@@ -92,8 +105,8 @@ async def entry_proof(
 
 @router.get("/consistency", response_model=ConsistencyProof, responses=NOT_FOUND)
 async def consistency(
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+    second: Annotated[int, Query(ge=1, le=MAX_SEQ)],
     caller: CallerDep,
     uow: UowDep,
     correlation_id: CorrelationDep,

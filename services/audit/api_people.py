@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from schemas.v1 import PersonAccessPage
 from services.audit import service
-from services.audit.deps import COMMON, CorrelationDep, UowDep
+from services.audit.deps import AGENCY, COMMON, CorrelationDep, Cursor, Limit, UowDep
 from services.common.auth import CallerDep
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -21,11 +21,11 @@ async def person_accesses(
     caller: CallerDep,
     uow: UowDep,
     correlation_id: CorrelationDep,
-    agency: str | None = None,
+    agency: Annotated[str | None, AGENCY] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    cursor: Cursor = 0,
 ) -> PersonAccessPage:
     """Everything one person saw, acknowledged, was refused or submitted, oldest first.
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from schemas.v1 import AuditAction
 from services.audit.store_uow import SqlAuditUnitOfWork
@@ -42,10 +42,18 @@ async def correlation_id(request: Request) -> str:
 CorrelationDep = Annotated[str, Depends(correlation_id)]
 
 
+# Sequence numbers are PostgreSQL bigints: a larger cursor would fail in the database.
+MAX_SEQ = 2**63 - 1
+SUBJECT = Query(min_length=1, max_length=200, description="A person or system, as in tokens.")
+AGENCY = Query(min_length=1, max_length=100, description="An agency id.")
+Cursor = Annotated[int, Query(ge=0, le=MAX_SEQ)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
 async def event_filters(
     concern_id: UUID | None = None,
-    actor: str | None = None,
-    agency: str | None = None,
+    actor: Annotated[str | None, SUBJECT] = None,
+    agency: Annotated[str | None, AGENCY] = None,
     action: AuditAction | None = None,
     since: datetime | None = None,
     until: datetime | None = None,

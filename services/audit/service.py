@@ -23,16 +23,22 @@ from schemas.v1 import (
     Topic,
 )
 from services.audit import views
+from services.audit.service_scope import (
+    NotAnAuditor as NotAnAuditor,  # re-exported: the app maps it to 403
+)
+from services.audit.service_scope import (
+    asks_outside,
+    empty_export,
+    record_denial,
+    require_auditor,
+    scoped,
+)
 from services.audit.unit_of_work import AuditUnitOfWork, EntryFilters
-from services.common.auth import Caller, Role
+from services.common.auth import Caller
 from services.common.outbox import OutboxMessage
 
 EXPORT_BATCH = 1000
 TRAIL_LIMIT = 100_000
-
-
-class NotAnAuditor(Exception):
-    """Only auditors may read the audit log."""
 
 
 class NotRecorded(LookupError):
@@ -61,12 +67,6 @@ async def append_audit_events(
         head = await uow.tree.add_head(signing_key=signing_key, now=now)
         await uow.commit()
     return AppendedBatch(len(events), appended, head.tree_size if head else None)
-
-
-def require_auditor(caller: Caller) -> None:
-    """Refuse anyone but an auditor."""
-    if caller.role is not Role.AUDITOR:
-        raise NotAnAuditor(f"This needs the role {Role.AUDITOR.value}.")
 
 
 async def record_query(
@@ -115,8 +115,11 @@ async def find_audit_events(
     require_auditor(caller)
     details = {"query": "events", **filter_details(filters)}
     await record_query(uow, caller, details, correlation_id=correlation_id)
+    if await asks_outside(uow, caller, filters):
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+        return views.page([], limit)
     async with uow:
-        found = await uow.entries.find(filters, limit=limit + 1, after_seq=cursor)
+        found = await uow.entries.find(scoped(filters, caller), limit=limit + 1, after_seq=cursor)
     return views.page(found, limit)
 
 
@@ -127,8 +130,12 @@ async def concern_trail(
     require_auditor(caller)
     details = {"query": "trail", "concern_id": concern_id}
     await record_query(uow, caller, details, correlation_id=correlation_id)
+    filters = EntryFilters(concern_id=concern_id)
+    if await asks_outside(uow, caller, filters):
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+        return views.concern_trail([])
     async with uow:
-        found = await uow.entries.find(EntryFilters(concern_id=concern_id), limit=TRAIL_LIMIT)
+        found = await uow.entries.find(scoped(filters, caller), limit=TRAIL_LIMIT)
     return views.concern_trail(found)
 
 
@@ -144,7 +151,11 @@ async def export_trail(
     require_auditor(caller)
     details = {"query": "trail", "concern_id": concern_id, "format": fmt}
     await record_query(uow, caller, details, correlation_id=correlation_id)
-    return export_chunks(uow, fmt, EntryFilters(concern_id=concern_id))
+    filters = EntryFilters(concern_id=concern_id)
+    if await asks_outside(uow, caller, filters):
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+        return empty_export(fmt)
+    return export_chunks(uow, fmt, scoped(filters, caller))
 
 
 async def export_entries(
@@ -159,7 +170,10 @@ async def export_entries(
     require_auditor(caller)
     details = {"query": "export", "format": fmt, **filter_details(filters)}
     await record_query(uow, caller, details, correlation_id=correlation_id)
-    return export_chunks(uow, fmt, filters)
+    if await asks_outside(uow, caller, filters):
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+        return empty_export(fmt)
+    return export_chunks(uow, fmt, scoped(filters, caller))
 
 
 async def export_chunks(
@@ -206,8 +220,11 @@ async def person_accesses(
     filters = EntryFilters(
         actor=subject, actions=views.PERSON_ACTIONS, agency=agency, since=since, until=until
     )
+    if await asks_outside(uow, caller, filters):
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+        return PersonAccessPage(subject=subject, items=[], next_cursor=None)
     async with uow:
-        found = await uow.entries.find(filters, limit=limit + 1, after_seq=cursor)
+        found = await uow.entries.find(scoped(filters, caller), limit=limit + 1, after_seq=cursor)
     items = [views.person_access(e) for e in found[:limit]]
     next_cursor = str(items[-1].seq) if len(found) > limit else None
     return PersonAccessPage(subject=subject, items=items, next_cursor=next_cursor)

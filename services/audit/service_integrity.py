@@ -8,8 +8,9 @@ from schemas.v1 import ConsistencyProof, InclusionProof, TreeHeadView, Verificat
 from services.audit.chain import verify_chain
 from services.audit.merkle import consistency_proof, inclusion_proof, leaf_hash
 from services.audit.proofs import check_tree
-from services.audit.service import NotRecorded, record_query, require_auditor
-from services.audit.unit_of_work import AuditUnitOfWork
+from services.audit.service import NotRecorded, record_query
+from services.audit.service_scope import agency_scope, record_denial, require_auditor
+from services.audit.unit_of_work import AuditUnitOfWork, EntryFilters
 from services.common.auth import Caller
 
 
@@ -79,7 +80,16 @@ async def entry_proof(
             raise NotRecorded(f"Entry {seq} is not yet covered by a tree head.")
         content = await uow.entries.content(seq=seq)
         leaves = await uow.tree.leaf_hashes(tree_size=head.tree_size)
-    if content is None:
+        agency = agency_scope(caller)
+        visible = agency is None or bool(
+            await uow.entries.find(
+                EntryFilters(visible_to=agency), limit=1, after_seq=seq - 1, through_seq=seq
+            )
+        )
+    if content is not None and not visible:
+        await record_denial(uow, caller, details, correlation_id=correlation_id)
+    if content is None or not visible:
+        # An entry about another agency answers exactly as a missing one.
         raise NotRecorded(f"Entry {seq} does not exist.")
     return InclusionProof(
         seq=seq,

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     DateTime,
     Index,
     LargeBinary,
@@ -114,8 +115,11 @@ def _filtered(
     actions: Collection[str] | None,
     since: datetime | None,
     until: datetime | None,
+    where: ColumnElement[bool] | None,
 ) -> Select[Any]:
     query = select(entries).where(entries.c.seq > after_seq)
+    if where is not None:
+        query = query.where(where)
     if through_seq is not None:
         query = query.where(entries.c.seq <= through_seq)
     if concern_id is not None:
@@ -148,8 +152,9 @@ async def find_entries(
     actions: Collection[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[Entry]:
-    """Entries matching every filter given, oldest first, after a sequence number."""
+    """Entries matching every filter given (and `where`), oldest first, after a sequence number."""
     query = _filtered(
         after_seq=after_seq,
         through_seq=through_seq,
@@ -160,6 +165,7 @@ async def find_entries(
         actions=actions,
         since=since,
         until=until,
+        where=where,
     )
     rows = (await session.execute(query.order_by(entries.c.seq).limit(limit))).all()
     return [

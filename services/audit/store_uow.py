@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditEvent, TreeHeadView
-from services.audit import store, store_tree
+from services.audit import store, store_scope, store_tree
 from services.audit.chain import ChainRow
 from services.audit.unit_of_work import Entry, EntryFilters
 from services.common.db import UnitOfWork
@@ -27,7 +27,9 @@ class SessionAuditEntries:
 
     async def append(self, events: Sequence[AuditEvent]) -> int:
         """Chain the events not yet in the log after its last entry (by COPY); the count."""
-        return await store.append_events(self._session, events)
+        appended = await store.append_events(self._session, events)
+        await store_scope.index_agencies(self._session, events)
+        return appended
 
     async def find(
         self,
@@ -50,6 +52,7 @@ class SessionAuditEntries:
             actions=filters.actions,
             since=filters.since,
             until=filters.until,
+            where=store_scope.visible_to(filters.visible_to) if filters.visible_to else None,
         )
 
     async def last_seq(self) -> int:

@@ -37,6 +37,8 @@ class EntryFilters:
     actions: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # An agency's auditor sees only the entries about that agency; None sees every entry.
+    visible_to: str | None = None
 
 
 class AuditEntries(Protocol):

@@ -42,7 +42,14 @@ def build_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = runtime.token_verifier
     install_problem_handlers(app)
-    install_middleware(app, service=name, max_body=max_body)
+    app.state.settings = settings
+    install_middleware(
+        app,
+        service=name,
+        max_body=max_body,
+        body_timeout=settings.http_body_timeout_seconds,
+        body_chunk_timeout=settings.http_body_chunk_timeout_seconds,
+    )
     app.include_router(health_router(runtime.ready))
     for router in routers:
         app.include_router(router)

@@ -28,6 +28,7 @@ class Role(StrEnum):
     AGENCY_SYSTEM = "agency_system"
     CASEWORKER = "caseworker"
     AUDITOR = "auditor"
+    PARTNERSHIP_AUDITOR = "partnership_auditor"
 
 
 class Caller(BaseModel):

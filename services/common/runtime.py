@@ -20,6 +20,7 @@ from services.common.auth import TokenVerifier
 from services.common.db import UnitOfWork, database_ready, make_engine, migrate_async
 from services.common.kafka import ensure_topics, make_broker
 from services.common.outbox import OutboxRelay, outbox_table, processed_events_table
+from services.common.outbox_pruning import OutboxPruner
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()
@@ -39,6 +40,7 @@ class ServiceRuntime:
     outbox: Table = field(init=False)
     processed: Table = field(init=False)
     relay: OutboxRelay = field(init=False)
+    pruner: OutboxPruner = field(init=False)
     token_verifier: TokenVerifier | None = field(init=False, default=None)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -50,6 +52,15 @@ class ServiceRuntime:
         self.outbox = outbox_table(self.metadata)
         self.processed = processed_events_table(self.metadata)
         self.relay = OutboxRelay(self.engine, self.outbox, self.broker)
+        self.pruner = OutboxPruner(
+            self.engine,
+            self.outbox,
+            self.processed,
+            outbox_retention=self.settings.outbox_retention,
+            processed_retention=self.settings.processed_events_retention,
+            interval_seconds=self.settings.outbox_prune_interval_seconds,
+        )
+        self.background.append(self.pruner.run)
         if self.settings.jwt_public_key_path or self.settings.jwt_jwks_url:
             self.token_verifier = TokenVerifier(self.settings)
 

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.v1 import AuditEvent, TreeHeadView
 from services.audit.chain import GENESIS, ChainRow, by_event_id, seal_new
 from services.audit.merkle import MerkleAccumulator
+from services.audit.store_scope import CONCERN_LEVEL, concern_source, notification_recipient
 from services.audit.tree_head import tree_head
 from services.audit.unit_of_work import Entry, EntryFilters
 from tests.unit.fakes import FakeOutbox
@@ -60,6 +61,37 @@ class FakeAuditEntries:
         self.stored: list[StoredEntry] = []
         self.pending: list[StoredEntry] = []
 
+    def agencies(self) -> tuple[dict[object, object], dict[object, tuple[object, object]]]:
+        """Concern -> source agency, notification -> (concern, recipient agency), as indexed."""
+        sources: dict[object, object] = {}
+        recipients: dict[object, tuple[object, object]] = {}
+        for stored in self.visible():
+            if (row := concern_source(stored.event)) is not None:
+                sources.setdefault(row["concern_id"], row["source_agency"])
+            if (row := notification_recipient(stored.event)) is not None:
+                recipients.setdefault(
+                    row["notification_id"], (row["concern_id"], row["recipient_agency"])
+                )
+        return sources, recipients
+
+    def seen_by(self, stored: StoredEntry, agency: str | None) -> bool:
+        """Whether an agency's auditor may see the entry (as store_scope.visible_to says)."""
+        if agency is None:
+            return True
+        p = stored.event.payload
+        sources, recipients = self.agencies()
+        received = {concern for concern, to in recipients.values() if to == agency}
+        return (
+            p.actor.agency == agency
+            or (p.concern_id is not None and sources.get(p.concern_id) == agency)
+            or (p.notification_id in recipients and recipients[p.notification_id][1] == agency)
+            or (
+                p.notification_id is None
+                and p.action.value in CONCERN_LEVEL
+                and p.concern_id in received
+            )
+        )
+
     def visible(self) -> list[StoredEntry]:
         return self.stored + self.pending
 
@@ -88,6 +120,7 @@ class FakeAuditEntries:
             if stored.row.seq > after_seq
             and (through_seq is None or stored.row.seq <= through_seq)
             and stored.matches(filters)
+            and self.seen_by(stored, filters.visible_to)
         ]
         return found[:limit]
 

@@ -1,0 +1,56 @@
+"""A service's poison guard: dead-lettered records audited through the service's own outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from schemas.v1 import Topic
+from services.common.poison import DeadLetter, M, PoisonGuard, dead_letter_audit
+from services.common.runtime import ServiceRuntime
+
+
+def outbox_recorder(runtime: ServiceRuntime) -> Callable[[DeadLetter], Awaitable[None]]:
+    """Record each dead-lettering as an audit event in the runtime's outbox, in its own commit."""
+
+    async def record(dead: DeadLetter) -> None:
+        event = dead_letter_audit(dead, service=runtime.name)
+        row = {
+            "event_id": event.event_id,
+            "topic": Topic.AUDIT_EVENTS.value,
+            "key": None,
+            "event_type": event.type,
+            "correlation_id": event.correlation_id,
+            "payload": event.model_dump_json(),
+        }
+        async with runtime.unit_of_work() as uow:
+            # Its id is the record's: dead-lettered again after a failed publish, it is kept once.
+            await uow.session.execute(
+                pg_insert(runtime.outbox).values(row).on_conflict_do_nothing()
+            )
+            await uow.commit()
+        runtime.relay.wake()
+
+    return record
+
+
+def poison_guard(runtime: ServiceRuntime, model: type[M]) -> PoisonGuard[M]:
+    """The guard for a subscriber of `model` records on this runtime's broker."""
+    return PoisonGuard(
+        broker=runtime.broker,
+        service=runtime.name,
+        model=model,
+        attempts=runtime.settings.kafka_poison_attempts,
+        record_failure=outbox_recorder(runtime),
+    )
+
+
+async def left_to_guard(message: object) -> list[BaseModel]:
+    """A batch decoder that decodes nothing: the PoisonGuard decodes each record itself.
+
+    FastStream's own decoding of a batch fails as a whole on one undecodable record, before
+    the handler could set it aside; the handler's list[model] still documents the payload.
+    """
+    return []
