@@ -195,7 +195,16 @@ class NotificationView(_View):
 
 
 class NotificationPage(_View):
-    """One page of an agency's notifications, newest first."""
+    """One page of an agency's notifications (newest first, or as a worklist) as summaries."""
 
-    items: list[NotificationView]
+    items: list[NotificationSummary]
     next_cursor: str | None = None
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per status, the agency's notifications matching every filter but status.",
+    )
+    stream_position: int | None = Field(
+        default=None,
+        description="The stream's newest event id when the page was read: connect the stream "
+        "with it as Last-Event-ID to miss nothing that changed since.",
+    )

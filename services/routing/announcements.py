@@ -70,7 +70,11 @@ def routed_events(
     concern_key = str(received.concern_id)
     recipients = [
         RoutedRecipient(
-            agency=n.recipient_agency, reasons=n.reasons, notification_id=n.notification_id
+            agency=n.recipient_agency,
+            reasons=n.reasons,
+            notification_id=n.notification_id,
+            acknowledge_by=n.acknowledge_by,
+            decide_by=n.decide_by,
         )
         for n in notifications
     ]

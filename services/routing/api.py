@@ -1,27 +1,32 @@
-"""Routing's HTTP routes: a caseworker's inbox of notifications for their agency."""
+"""Routing's HTTP routes: an agency's inbox of notifications: list, open, acknowledge."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from schemas.v1 import (
-    AcknowledgementView,
     NotificationKind,
     NotificationPage,
     NotificationStatus,
     NotificationView,
     Severity,
 )
+from schemas.v1.api import DecisionCodeView
 from services.common.auth import CallerDep, Role, require_role
 from services.common.problems import problem_doc
 from services.common.runtime import RuntimeDep
-from services.routing import inbox, store
+from services.partnership import Partnership
+from services.routing import inbox, views
+from services.routing.decision_policy import can_be_decided
 from services.routing.inbox import InboxFilters, NotificationNotFound
+from services.routing.state import DecisionRecord, StoredNotification
 from services.routing.unit_of_work import RoutingUnitOfWork, routing_unit_of_work
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
@@ -35,34 +40,34 @@ COMMON: dict[int | str, dict[str, Any]] = {
 NOT_FOUND = problem_doc("No such notification for the caller's agency.")
 
 
-def view(stored: store.StoredNotification) -> NotificationView:
-    """A stored notification as its recipient sees it."""
-    n = stored.notification
-    acknowledgement = (
-        AcknowledgementView(
-            acknowledged_by=stored.acknowledged_by, acknowledged_at=stored.acknowledged_at
-        )
-        if stored.acknowledged_by and stored.acknowledged_at
-        else None
-    )
-    return NotificationView(
-        notification_id=n.notification_id,
-        concern_id=n.concern_id,
-        kind=n.kind,
-        status=NotificationStatus(stored.status),
-        category=n.category,
-        severity=n.severity,
-        source_agency=n.source_agency,
-        received_at=n.received_at,
-        reasons=n.reasons,
-        policy_version=n.policy_version,
-        acknowledge_by=n.acknowledge_by,
-        acknowledgement=acknowledgement,
-        escalation_of=n.escalation_of,
-        concern=n.concern,
-        disclosed_fields=n.disclosed_fields,
-        chronology=n.chronology,
-    )
+def codes_for(stored: StoredNotification, partnership: Partnership) -> list[DecisionCodeView]:
+    """The decisions the recipient may record on this notification (none on feedback)."""
+    if not can_be_decided(stored.notification):
+        return []
+    agency = stored.notification.recipient_agency
+    return [
+        DecisionCodeView(code=c.code, label=c.label) for c in partnership.decision_codes(agency)
+    ]
+
+
+def view(
+    stored: StoredNotification,
+    *,
+    partnership: Partnership | None = None,
+    decisions: Sequence[DecisionRecord] = (),
+) -> NotificationView:
+    """A stored notification as its recipient sees it on opening it."""
+    codes = codes_for(stored, partnership) if partnership else []
+    return views.detail(stored, now=datetime.now(UTC), decisions=decisions, codes=codes)
+
+
+def partnership_of(request: Request) -> Partnership:
+    """The partnership the service was started with."""
+    partnership: Partnership = request.app.state.partnership
+    return partnership
+
+
+PartnershipDep = Annotated[Partnership, Depends(partnership_of)]
 
 
 async def routing_uow(service: RuntimeDep) -> RoutingUnitOfWork:
@@ -78,17 +83,29 @@ def _correlation_id(request: Request) -> str:
     return value
 
 
-def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(str(seq).encode()).decode()
+def _cursor(position: int, *, worklist: bool = False) -> str:
+    # Newest first pages on from a seq; a worklist (whose order moves with the clock) by offset.
+    text = f"w{position}" if worklist else str(position)
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _seq(cursor: str | None) -> int | None:
+def _position(cursor: str | None, *, worklist: bool) -> int | None:
     if cursor is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if text.startswith("w") != worklist:
+            raise ValueError("a cursor of another order")
+        return int(text.removeprefix("w"))
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The cursor is not valid.") from error
+
+
+class InboxOrder(StrEnum):
+    """How a list is ordered."""
+
+    NEWEST = "newest"
+    WORKLIST = "worklist"
 
 
 @router.get("/notifications", response_model=NotificationPage, responses=COMMON)
@@ -100,24 +117,47 @@ async def list_notifications(
     kind: NotificationKind | None = None,
     status_: Annotated[NotificationStatus | None, Query(alias="status")] = None,
     severity: Severity | None = None,
+    assignee: Annotated[
+        str | None, Query(max_length=200, description="A subject, or `me` for the caller.")
+    ] = None,
+    order: Annotated[
+        InboxOrder,
+        Query(description="newest first, or a worklist: overdue, then due time, then severity."),
+    ] = InboxOrder.NEWEST,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> NotificationPage:
-    """The caller's agency's notifications, newest first; every listing is audited."""
+    """The caller's agency's notifications as summaries; every listing is audited."""
     require_role(caller, *READERS)
+    worklist = order is InboxOrder.WORKLIST
+    position = _position(cursor, worklist=worklist)
     filters = InboxFilters(
         limit=limit,
-        before_seq=_seq(cursor),
+        before_seq=None if worklist else position,
+        offset=(position or 0) if worklist else 0,
         concern_id=concern_id,
         kind=kind.value if kind else None,
         status=status_.value if status_ else None,
         severity=severity.value if severity else None,
+        assignee=caller.subject if assignee == "me" else assignee,
+        order=order.value,
     )
+    now = datetime.now(UTC)
     page = await inbox.list_notifications(
-        uow, caller, filters, correlation_id=_correlation_id(request)
+        uow, caller, filters, correlation_id=_correlation_id(request), now=now
     )
-    next_cursor = None if page.next_before_seq is None else _cursor(page.next_before_seq)
-    return NotificationPage(items=[view(n) for n in page.notifications], next_cursor=next_cursor)
+    if page.next_offset is not None:
+        next_cursor: str | None = _cursor(page.next_offset, worklist=True)
+    elif page.next_before_seq is not None:
+        next_cursor = _cursor(page.next_before_seq)
+    else:
+        next_cursor = None
+    return NotificationPage(
+        items=[views.summary(n, now=now) for n in page.notifications],
+        next_cursor=next_cursor,
+        counts=page.counts,
+        stream_position=page.stream_position,
+    )
 
 
 @router.get(
@@ -126,18 +166,22 @@ async def list_notifications(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def open_notification(
-    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
+    notification_id: UUID,
+    caller: CallerDep,
+    uow: RoutingUowDep,
+    partnership: PartnershipDep,
+    request: Request,
 ) -> NotificationView:
     """Open one notification; the fields it discloses are audited."""
     require_role(caller, *READERS)
     try:
-        stored = await inbox.open_notification(
+        opened = await inbox.open_notification(
             uow, caller, notification_id,
             correlation_id=_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
-    return view(stored)
+    return view(opened.stored, partnership=partnership, decisions=opened.decisions)
 
 
 @router.post(
@@ -146,7 +190,11 @@ async def open_notification(
     responses={**COMMON, 404: NOT_FOUND},
 )
 async def acknowledge_notification(
-    notification_id: UUID, caller: CallerDep, uow: RoutingUowDep, request: Request
+    notification_id: UUID,
+    caller: CallerDep,
+    uow: RoutingUowDep,
+    partnership: PartnershipDep,
+    request: Request,
 ) -> NotificationView:
     """Acknowledge a notification; repeating it changes nothing."""
     require_role(caller, *READERS)
@@ -157,4 +205,5 @@ async def acknowledge_notification(
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
-    return view(stored)
+    decisions = await inbox.decisions_of(uow, notification_id) if stored.revision else []
+    return view(stored, partnership=partnership, decisions=decisions)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
 from services.partnership import load_partnership
-from services.routing import api, handlers, stream
+from services.routing import api, api_casework, handlers, stream
 from services.routing.escalation import escalation_job
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
@@ -30,7 +30,7 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
         metadata=metadata,
         versions=MIGRATIONS,
         # The stream first: /notifications/stream must not be read as a notification id.
-        routers=[stream.router, api.router],
+        routers=[stream.router, api.router, api_casework.router],
         register_handlers=lambda runtime: handlers.register(
             runtime, partnership, ChildIndexSecret(settings.child_index_key)
         ),

@@ -1,4 +1,6 @@
-"""Escalation's job: a concern notification not acknowledged by its deadline is passed on, once.
+"""Escalation's job: a notification not acknowledged, or not decided, by its deadline is passed on.
+
+Each deadline escalates a notification once.
 
 What an escalation is (to whom, with what disclosure, which events) is decided in
 escalation_policy.py; this module only runs it. Deadlines live in PostgreSQL, so a restart loses
@@ -40,6 +42,19 @@ async def escalate_overdue(
     return await service.escalate_overdue(routing_uow, partnership, now=now, limit=limit)
 
 
+async def escalate_undecided(
+    uow: UnitOfWork,
+    outbox: Table,
+    partnership: Partnership,
+    *,
+    now: datetime,
+    limit: int = BATCH,
+) -> Mapping[UUID, list[NotificationRoutedPayload]]:
+    """One pass of the decision deadline's job on a database unit of work."""
+    routing_uow = SqlRoutingUnitOfWork(uow, outbox=outbox)
+    return await service.escalate_undecided(routing_uow, partnership, now=now, limit=limit)
+
+
 def escalation_job(
     runtime: ServiceRuntime, partnership: Partnership, *, interval: float
 ) -> Callable[[], Coroutine[Any, Any, None]]:
@@ -48,17 +63,21 @@ def escalation_job(
     async def run() -> None:
         while True:
             try:
-                # Its unit of work wakes the outbox relay when it commits escalations.
-                made = await service.escalate_overdue(
+                # Each unit of work wakes the outbox relay when it commits escalations.
+                unacknowledged = await service.escalate_overdue(
                     routing_unit_of_work(runtime), partnership, now=datetime.now(UTC)
                 )
+                undecided = await service.escalate_undecided(
+                    routing_unit_of_work(runtime), partnership, now=datetime.now(UTC)
+                )
+                made = max(len(unacknowledged), len(undecided))
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 log.warning("escalation.failed", error=type(error).__name__, retry_in=interval)
-                made = {}
+                made = 0
             # A full batch may mean more are waiting: go again at once.
-            if len(made) < BATCH:
+            if made < BATCH:
                 await asyncio.sleep(interval)
 
     return run

@@ -14,6 +14,7 @@ from uuid import UUID
 from schemas.v1 import AuditAction, AuditEventPayload, NotificationKind
 from schemas.v1 import NotificationRoutedPayload as Notification
 from schemas.v1.concern import ConcernSubmission
+from schemas.v1.events import EscalationReason
 from services.common.messages import OutboxMessage
 from services.partnership import Partnership
 from services.routing import policy
@@ -21,6 +22,7 @@ from services.routing.announcements import ROUTING, announced, delivery_audit, r
 from services.routing.notifications import (
     ConcernEnvelope,
     build_notification,
+    decision_escalation_id,
     disclosure_for,
     escalation_id,
 )
@@ -46,6 +48,7 @@ def decide_escalations(
     partnership: Partnership,
     *,
     now: datetime,
+    reason: EscalationReason = EscalationReason.ACKNOWLEDGEMENT_OVERDUE,
 ) -> Escalations:
     """Escalate each overdue notification; `concerns` and `child_ids` are by concern id."""
     made: dict[UUID, list[Notification]] = {}
@@ -60,6 +63,7 @@ def decide_escalations(
             partnership,
             escalated_at=now,
             child_id=child_id,
+            reason=reason,
         )
         made[original.notification_id] = escalations
         stored += escalations
@@ -68,6 +72,7 @@ def decide_escalations(
             escalations,
             escalated_at=now,
             child_key=str(child_id or original.concern_id),
+            reason=reason,
         )
     return Escalations(made=made, notifications=tuple(stored), messages=tuple(outgoing))
 
@@ -79,8 +84,12 @@ def escalation_notifications(
     *,
     escalated_at: datetime,
     child_id: UUID | None = None,
+    reason: EscalationReason = EscalationReason.ACKNOWLEDGEMENT_OVERDUE,
 ) -> list[Notification]:
-    """The escalations of one overdue notification: to its agency and the home social care."""
+    """The escalations of one overdue notification: to its agency and the home social care.
+
+    Each names the deadline missed and the agency that missed it.
+    """
     cut = {
         original.recipient_agency: Disclosure(
             concern=original.concern, disclosed_fields=original.disclosed_fields
@@ -97,7 +106,7 @@ def escalation_notifications(
         build_notification(
             NotificationKind.ESCALATION,
             envelope,
-            notification_id=escalation_id(original.notification_id, agency),
+            notification_id=_escalation_id(reason, original.notification_id, agency),
             recipient=agency,
             disclosure=disclosure,
             reasons=[ESCALATION],
@@ -105,9 +114,17 @@ def escalation_notifications(
             policy_version=partnership.policy_version,
             child_id=child_id or original.child_id,
             escalation_of=original.notification_id,
+            escalation_reason=reason,
+            missed_by_agency=original.recipient_agency,
         )
         for agency, disclosure in cut.items()
     ]
+
+
+def _escalation_id(reason: EscalationReason, original_id: UUID, agency: str) -> UUID:
+    if reason is EscalationReason.DECISION_OVERDUE:
+        return decision_escalation_id(original_id, agency)
+    return escalation_id(original_id, agency)
 
 
 def escalation_events(
@@ -116,9 +133,15 @@ def escalation_events(
     *,
     escalated_at: datetime,
     child_key: str,
+    reason: EscalationReason = EscalationReason.ACKNOWLEDGEMENT_OVERDUE,
 ) -> list[OutboxMessage]:
     """The events announcing one escalation: notifications, and what the audit log records."""
     correlation_id = f"escalation-{original.notification_id}"
+    deadline = (
+        {"decide_by": original.decide_by.isoformat() if original.decide_by else None}
+        if reason is EscalationReason.DECISION_OVERDUE
+        else {"acknowledge_by": original.acknowledge_by.isoformat()}
+    )
     concern_key = str(original.concern_id)
     events = [
         announced(n, correlation_id=correlation_id, occurred_at=escalated_at, key=child_key)
@@ -131,7 +154,9 @@ def escalation_events(
         notification_id=original.notification_id,
         details={
             "recipient_agency": original.recipient_agency,
-            "acknowledge_by": original.acknowledge_by.isoformat(),
+            **deadline,
+            "reason": reason.value,
+            "missed_by_agency": original.recipient_agency,
             "escalated_to": [
                 {"agency": n.recipient_agency, "notification_id": str(n.notification_id)}
                 for n in escalations

@@ -9,6 +9,7 @@ from faststream import Context
 from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationRouted, Topic
+from schemas.v1.events import NotificationChanged
 from services.common.kafka import batch_of, declare_publications
 from services.common.runtime import ServiceRuntime
 from services.partnership import Partnership
@@ -60,6 +61,10 @@ def register(
         {
             Topic.NOTIFICATIONS_ROUTED.value: (NotificationRouted, "One per recipient, by child."),
             Topic.CONCERNS_ROUTED.value: (ConcernRouted, "Where each concern went."),
+            Topic.NOTIFICATIONS_CHANGED.value: (
+                NotificationChanged,
+                "Each acknowledgement, assignment, decision and escalation, by concern.",
+            ),
             Topic.AUDIT_EVENTS.value: (AuditEvent, "Routing, delivery and every caseworker look."),
         },
     )

@@ -6,16 +6,25 @@ as a missing one, and the attempt is audited. Every look is audited with the fie
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
+from schemas.v1.events import NotificationChange
 from services.common.auth import Caller
 from services.common.messages import OutboxMessage
-from services.routing.store import StoredNotification
+from services.routing.state import (
+    ROUTED,
+    DecisionRecord,
+    InboxQuery,
+    StoredNotification,
+    change_entry,
+)
 from services.routing.unit_of_work import RoutingUnitOfWork
+from services.routing.views import changed, summary_fields
 
 
 class NotificationNotFound(LookupError):
@@ -32,14 +41,52 @@ class InboxFilters:
     kind: str | None = None
     status: str | None = None
     severity: str | None = None
+    assignee: str | None = None
+    order: str = "newest"
+    offset: int = 0
 
 
 @dataclass(frozen=True)
 class InboxPage:
-    """One page of an inbox, newest first, and where the next one starts (if there is one)."""
+    """One page of an inbox and where the next one starts (if there is one)."""
 
     notifications: list[StoredNotification] = field(default_factory=list)
     next_before_seq: int | None = None
+    next_offset: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    stream_position: int = 0
+
+
+@dataclass(frozen=True)
+class OpenedNotification:
+    """A notification as opened: its inbox state and its decisions, oldest first."""
+
+    stored: StoredNotification
+    decisions: list[DecisionRecord] = field(default_factory=list)
+
+    @property
+    def notification(self) -> Any:
+        """The notification as routed."""
+        return self.stored.notification
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    """One line of the agency's change log, with its notification as it stands now."""
+
+    seq: int
+    change: str
+    stored: StoredNotification
+
+    @property
+    def notification(self) -> Any:
+        """The notification as routed."""
+        return self.stored.notification
+
+    @property
+    def is_new(self) -> bool:
+        """Whether the line is the notification's arrival rather than a change to it."""
+        return self.change == ROUTED
 
 
 def caller_audit(
@@ -69,34 +116,65 @@ def caller_audit(
 
 
 def _looked_at(
-    caller: Caller, found: list[StoredNotification], *, correlation_id: str, **details: Any
+    caller: Caller,
+    found: list[StoredNotification],
+    *,
+    correlation_id: str,
+    whole: bool = False,
+    **details: Any,
 ) -> list[OutboxMessage]:
+    # A summary carries only the names and date of birth it may; a whole notification, all of
+    # what its profile disclosed.
     return [
         caller_audit(caller, AuditAction.NOTIFICATION_LISTED, correlation_id=correlation_id,
-                     notification=n, fields=n.notification.disclosed_fields, details=details)
+                     notification=n, details=details,
+                     fields=n.notification.disclosed_fields if whole else summary_fields(n))
         for n in found
     ]  # fmt: skip
 
 
 async def list_notifications(
-    uow: RoutingUnitOfWork, caller: Caller, filters: InboxFilters, *, correlation_id: str
+    uow: RoutingUnitOfWork,
+    caller: Caller,
+    filters: InboxFilters,
+    *,
+    correlation_id: str,
+    now: datetime | None = None,
 ) -> InboxPage:
-    """The caller's agency's notifications, newest first; every one listed is audited."""
+    """The caller's agency's notifications as summaries; every one listed is audited.
+
+    Newest first, or as a worklist; with counts per status and the stream's position, read
+    before the page so a stream connected from it misses nothing that changes after.
+    """
+    query = InboxQuery(
+        agency=caller.agency,
+        limit=filters.limit + 1,
+        now=now or datetime.now(UTC),
+        before_seq=filters.before_seq,
+        offset=filters.offset,
+        concern_id=filters.concern_id,
+        kind=filters.kind,
+        status=filters.status,
+        severity=filters.severity,
+        assignee=filters.assignee,
+        order=filters.order,
+    )
     async with uow:
-        found = await uow.notifications.inbox(
-            agency=caller.agency,
-            limit=filters.limit + 1,
-            before_seq=filters.before_seq,
-            concern_id=filters.concern_id,
-            kind=filters.kind,
-            status=filters.status,
-            severity=filters.severity,
-        )
+        position = await uow.changes.newest()
+        found = await uow.notifications.inbox(query)
+        counts = await uow.notifications.counts(query)
         page = found[: filters.limit]
         await uow.outbox.add(_looked_at(caller, page, correlation_id=correlation_id))
         await uow.commit()
     more = len(found) > filters.limit
-    return InboxPage(notifications=page, next_before_seq=page[-1].seq if more else None)
+    worklist = filters.order == "worklist"
+    return InboxPage(
+        notifications=page,
+        next_before_seq=page[-1].seq if more and not worklist else None,
+        next_offset=filters.offset + len(page) if more and worklist else None,
+        counts=counts,
+        stream_position=position,
+    )
 
 
 async def _own_notification(
@@ -127,12 +205,13 @@ async def open_notification(
     *,
     correlation_id: str,
     path: str,
-) -> StoredNotification:
+) -> OpenedNotification:
     """Open one of the agency's notifications; the fields it discloses are audited."""
     async with uow:
         stored = await _own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
+        decisions = await uow.decisions.history(notification_id)
         viewed = caller_audit(
             caller,
             AuditAction.NOTIFICATION_VIEWED,
@@ -142,7 +221,13 @@ async def open_notification(
         )
         await uow.outbox.add([viewed])
         await uow.commit()
-    return stored
+    return OpenedNotification(stored, decisions)
+
+
+async def decisions_of(uow: RoutingUnitOfWork, notification_id: UUID) -> list[DecisionRecord]:
+    """A notification's decisions, oldest first (for a caller already shown to own it)."""
+    async with uow:
+        return await uow.decisions.history(notification_id)
 
 
 async def acknowledge_notification(
@@ -159,14 +244,25 @@ async def acknowledge_notification(
         own = await _own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
-        if await uow.notifications.acknowledge(notification_id, by=caller.subject, at=now):
+        role = caller.role.value
+        if await uow.notifications.acknowledge(
+            notification_id, by=caller.subject, at=now, role=role
+        ):
             acknowledged = caller_audit(
                 caller,
                 AuditAction.NOTIFICATION_ACKNOWLEDGED,
                 correlation_id=correlation_id,
                 notification=own,
             )
-            await uow.outbox.add([acknowledged])
+            after = dataclasses.replace(
+                own, status="acknowledged", acknowledged_by=caller.subject, acknowledged_at=now,
+                acknowledged_by_role=role,
+            )  # fmt: skip
+            change = NotificationChange.ACKNOWLEDGED
+            await uow.outbox.add(
+                [acknowledged, changed(after, change, at=now, correlation_id=correlation_id)]
+            )
+            await uow.changes.append([change_entry(after, change)])
             await uow.commit()
         stored = await uow.notifications.get(notification_id)
         assert stored is not None
@@ -174,9 +270,9 @@ async def acknowledge_notification(
 
 
 async def newest_position(uow: RoutingUnitOfWork) -> int:
-    """Where a stream with nothing to resume from starts: after the newest notification."""
+    """Where a stream with nothing to resume from starts: after the newest change."""
     async with uow:
-        return await uow.notifications.last_seq()
+        return await uow.changes.newest()
 
 
 async def notifications_after(
@@ -187,15 +283,26 @@ async def notifications_after(
     limit: int,
     concern_id: UUID | None,
     correlation_id: str,
-) -> list[StoredNotification]:
-    """The agency's notifications stored after a position, oldest first; each one is audited."""
+) -> list[StreamItem]:
+    """The agency's new notifications and changes after a position, oldest first; audited.
+
+    A new notification is sent whole (audited with its profile's fields), a change as a
+    summary (audited with the summary's).
+    """
     async with uow:
-        found = await uow.notifications.inbox_after(
-            agency=caller.agency, after_seq=after_seq, limit=limit, concern_id=concern_id
-        )
-        if found:
-            await uow.outbox.add(
-                _looked_at(caller, found, correlation_id=correlation_id, via="stream")
+        found = [
+            StreamItem(entry.seq, entry.change, stored)
+            for entry, stored in await uow.changes.after(
+                agency=caller.agency, after_seq=after_seq, limit=limit, concern_id=concern_id
             )
+        ]
+        if found:
+            audits = [
+                *_looked_at(caller, [i.stored for i in found if i.is_new],
+                            correlation_id=correlation_id, whole=True, via="stream"),
+                *_looked_at(caller, [i.stored for i in found if not i.is_new],
+                            correlation_id=correlation_id, via="stream"),
+            ]  # fmt: skip
+            await uow.outbox.add(audits)
             await uow.commit()
     return found

@@ -20,7 +20,9 @@ from schemas.v1 import (
     NotificationRoutedPayload,
 )
 from schemas.v1.concern import Category, ConcernSubmission, Severity
+from schemas.v1.events import EscalationReason, FeedbackDetail
 from services.partnership import Partnership
+from services.partnership.deadlines import decision_deadline
 from services.routing import policy
 from services.routing.policy import RoutingDecision
 from services.routing.profiles import Disclosure, apply_sharing_profile
@@ -78,6 +80,11 @@ def escalation_id(original_id: UUID, agency: str) -> UUID:
     return uuid.uuid5(original_id, f"escalation:{agency}")
 
 
+def decision_escalation_id(original_id: UUID, agency: str) -> UUID:
+    """The id of the escalation to one agency of a notification left undecided."""
+    return uuid.uuid5(original_id, f"decision-escalation:{agency}")
+
+
 def build_notification(
     kind: NotificationKind,
     envelope: ConcernEnvelope,
@@ -91,6 +98,10 @@ def build_notification(
     child_id: UUID | None,
     escalation_of: UUID | None = None,
     chronology: list[ChronologyEntry] | None = None,
+    decide_by: datetime | None = None,
+    escalation_reason: EscalationReason | None = None,
+    missed_by_agency: str | None = None,
+    feedback: FeedbackDetail | None = None,
 ) -> NotificationRoutedPayload:
     """A notification of any kind for one recipient, holding only what its disclosure allows."""
     return NotificationRoutedPayload(
@@ -110,6 +121,10 @@ def build_notification(
         disclosed_fields=disclosure.disclosed_fields,
         escalation_of=escalation_of,
         chronology=chronology,
+        decide_by=decide_by,
+        escalation_reason=escalation_reason,
+        missed_by_agency=missed_by_agency,
+        feedback=feedback,
     )
 
 
@@ -133,6 +148,7 @@ def concern_notifications(
             disclosure=apply_sharing_profile(received.concern, recipient.fields),
             reasons=recipient.reasons,
             acknowledge_by=recipient.acknowledge_by,
+            decide_by=recipient.decide_by,
             policy_version=decision.policy_version,
             child_id=child_id,
         )
@@ -170,4 +186,5 @@ def cumulative_alert(
         policy_version=partnership.policy_version,
         child_id=child_id,
         chronology=policy.in_window(chronology, received_at=as_of, partnership=partnership),
+        decide_by=decision_deadline(received.received_at, agency, concern.severity, partnership),
     )

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from schemas.v1.concern import ConcernSubmission, Severity, Subject, postcode_district
 from services.partnership import AgencyKind, Conditions, Partnership, RouteTarget, Rule
+from services.partnership.deadlines import decision_deadline
 
 FALLBACK = "fallback"
 
@@ -29,6 +30,8 @@ class Recipient:
     profile: str
     fields: tuple[str, ...]
     acknowledge_by: datetime
+    # When its decision is due (every recipient of a routed concern is expected to decide).
+    decide_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ def decide_recipients(
             profile=partnership.agency(agency_id).profile,
             fields=tuple(partnership.sharing_profiles[partnership.agency(agency_id).profile]),
             acknowledge_by=deadline,
+            decide_by=decision_deadline(received_at, agency_id, concern.severity, partnership),
         )
         for agency_id, rule_ids in reasons.items()
     )

@@ -13,6 +13,7 @@ from uuid import UUID
 import structlog
 
 from schemas.v1 import ConcernReceived, NotificationRoutedPayload
+from schemas.v1.events import EscalationReason, NotificationChange
 from services.common.logging import bind_correlation_id
 from services.partnership import Partnership
 from services.routing.escalation_policy import decide_escalations
@@ -22,7 +23,9 @@ from services.routing.routing import (
     first_deliveries_of,
     route_batch,
 )
+from services.routing.state import change_entry, routed_entries
 from services.routing.unit_of_work import RoutingUnitOfWork
+from services.routing.views import changed
 
 log = structlog.get_logger()
 ESCALATION_BATCH = 100
@@ -55,6 +58,8 @@ async def route_received_concerns(
         await uow.notifications.add(routed.notifications)
         await uow.concerns.add([e.payload for e in batch])
         await uow.outbox.add(routed.messages)
+        # Last: the change log's insert holds its lock until the commit.
+        await uow.changes.append(routed_entries(routed.notifications))
         await uow.commit()
     for outcome in routed.outcomes:
         bind_correlation_id(outcome.correlation_id)
@@ -75,23 +80,62 @@ async def escalate_overdue(
     now: datetime,
     limit: int = ESCALATION_BATCH,
 ) -> Mapping[UUID, list[NotificationRoutedPayload]]:
-    """Escalate up to `limit` overdue notifications in one transaction, each once.
+    """Escalate up to `limit` notifications unacknowledged past their deadline, each once.
 
     Returns the escalations made, by the id of the notification each escalates.
     """
+    return await _escalate(
+        uow, partnership, EscalationReason.ACKNOWLEDGEMENT_OVERDUE, now=now, limit=limit
+    )
+
+
+async def escalate_undecided(
+    uow: RoutingUnitOfWork,
+    partnership: Partnership,
+    *,
+    now: datetime,
+    limit: int = ESCALATION_BATCH,
+) -> Mapping[UUID, list[NotificationRoutedPayload]]:
+    """Escalate up to `limit` notifications undecided past their decision deadline, each once."""
+    return await _escalate(
+        uow, partnership, EscalationReason.DECISION_OVERDUE, now=now, limit=limit
+    )
+
+
+async def _escalate(
+    uow: RoutingUnitOfWork,
+    partnership: Partnership,
+    reason: EscalationReason,
+    *,
+    now: datetime,
+    limit: int,
+) -> Mapping[UUID, list[NotificationRoutedPayload]]:
     async with uow:
-        overdue = [
-            stored.notification
-            for stored in await uow.notifications.claim_overdue(now=now, limit=limit)
-        ]
-        if not overdue:
+        if reason is EscalationReason.DECISION_OVERDUE:
+            claimed = await uow.notifications.claim_undecided(now=now, limit=limit)
+        else:
+            claimed = await uow.notifications.claim_overdue(now=now, limit=limit)
+        if not claimed:
             return {}
+        overdue = [stored.notification for stored in claimed]
         concern_ids = [n.concern_id for n in overdue]
         concerns = await uow.concerns.find(concern_ids)
         child_ids = await uow.children.child_ids(concern_ids)
-        escalations = decide_escalations(overdue, concerns, child_ids, partnership, now=now)
+        escalations = decide_escalations(
+            overdue, concerns, child_ids, partnership, now=now, reason=reason
+        )
+        change = NotificationChange.ESCALATED
+        announced = [
+            changed(stored, change, at=now,
+                    correlation_id=f"escalation-{stored.notification_id}")
+            for stored in claimed
+        ]  # fmt: skip
         await uow.notifications.add(escalations.notifications)
-        await uow.outbox.add(escalations.messages)
+        await uow.outbox.add([*escalations.messages, *announced])
+        await uow.changes.append(
+            [*(change_entry(stored, change) for stored in claimed),
+             *routed_entries(escalations.notifications)]
+        )  # fmt: skip
         await uow.commit()
     for original in overdue:
         log.info(
@@ -99,6 +143,7 @@ async def escalate_overdue(
             notification_id=str(original.notification_id),
             concern_id=str(original.concern_id),
             agency=original.recipient_agency,
+            reason=reason.value,
             concern_known=original.concern_id in concerns,
         )
     return escalations.made

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,12 +13,17 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     MetaData,
+    Select,
     String,
     Table,
     Uuid,
+    and_,
+    case,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -27,9 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
+from services.routing.state import SEVERITY_RANK, InboxQuery, StoredNotification
+
+__all__ = ["InboxQuery", "StoredNotification"]
 
 SCHEMA = "routing"
 metadata = MetaData(schema=SCHEMA)
@@ -49,12 +57,25 @@ notifications = Table(
     Column("acknowledged_by", String(200), nullable=True),
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
     Column("escalated_at", DateTime(timezone=True), nullable=True),
+    Column("decide_by", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by_role", String(30), nullable=True),
+    Column("assignee", String(200), nullable=True),
+    Column("decision", String(64), nullable=True),
+    Column("decision_label", String(200), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("revision", Integer, nullable=True),
+    Column("decision_escalated_at", DateTime(timezone=True), nullable=True),
     Index("notifications_inbox", "recipient_agency", "seq"),
     Index("notifications_concern", "concern_id"),
     Index(
         "notifications_awaiting_acknowledgement",
         "acknowledge_by",
         postgresql_where=text("status = 'new' AND kind = 'concern'"),
+    ),
+    Index(
+        "notifications_awaiting_decision",
+        "decide_by",
+        postgresql_where=text("decided_at IS NULL AND decision_escalated_at IS NULL"),
     ),
 )
 
@@ -69,17 +90,6 @@ concerns = Table(
 )
 
 
-@dataclass(frozen=True)
-class StoredNotification:
-    """A notification with its inbox state."""
-
-    seq: int
-    notification: NotificationRoutedPayload
-    status: str
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-
-
 def _stored(row: Any) -> StoredNotification:
     return StoredNotification(
         seq=row.seq,
@@ -87,6 +97,13 @@ def _stored(row: Any) -> StoredNotification:
         status=row.status,
         acknowledged_by=row.acknowledged_by,
         acknowledged_at=row.acknowledged_at,
+        acknowledged_by_role=row.acknowledged_by_role,
+        assignee=row.assignee,
+        decision=row.decision,
+        decision_label=row.decision_label,
+        decided_at=row.decided_at,
+        revision=row.revision,
+        decision_escalated_at=row.decision_escalated_at,
     )
 
 
@@ -106,6 +123,7 @@ async def add_notifications(
                 "kind": n.kind.value,
                 "severity": n.severity.value,
                 "acknowledge_by": n.acknowledge_by,
+                "decide_by": n.decide_by,
                 "payload": n.model_dump(mode="json"),
                 "status": "new",
             }
@@ -126,31 +144,63 @@ async def find_notification(
     return None if row is None else _stored(row)
 
 
-async def list_notifications(
-    session: AsyncSession,
-    *,
-    agency: str,
-    limit: int,
-    before_seq: int | None = None,
-    concern_id: UUID | None = None,
-    kind: str | None = None,
-    status: str | None = None,
-    severity: str | None = None,
-) -> list[StoredNotification]:
-    """An agency's notifications, newest first, after the cursor, filtered."""
-    query = select(notifications).where(notifications.c.recipient_agency == agency)
-    if before_seq is not None:
-        query = query.where(notifications.c.seq < before_seq)
-    for column, value in (("concern_id", concern_id), ("kind", kind), ("status", status),
-                          ("severity", severity)):  # fmt: skip
+def _overdue(now: datetime) -> ColumnElement[bool]:
+    c = notifications.c
+    return or_(
+        and_(c.acknowledged_at.is_(None), c.acknowledge_by < now),
+        and_(c.decide_by.is_not(None), c.decided_at.is_(None), c.decide_by < now),
+    )
+
+
+def _due_at() -> ColumnElement[datetime]:
+    c = notifications.c
+    return case(
+        (c.acknowledged_at.is_(None), c.acknowledge_by),
+        else_=func.coalesce(c.decide_by, c.acknowledge_by),
+    )
+
+
+def _filtered(query: Select[Any], q: InboxQuery, *, with_status: bool = True) -> Select[Any]:
+    query = query.where(notifications.c.recipient_agency == q.agency)
+    for column, value in (("concern_id", q.concern_id), ("kind", q.kind), ("severity", q.severity),
+                          ("assignee", q.assignee),
+                          ("status", q.status if with_status else None)):  # fmt: skip
         if value is not None:
             query = query.where(notifications.c[column] == value)
-    rows = (await session.execute(query.order_by(notifications.c.seq.desc()).limit(limit))).all()
+    return query
+
+
+async def list_notifications(session: AsyncSession, q: InboxQuery) -> list[StoredNotification]:
+    """An agency's notifications, filtered, newest first or as a worklist, from the cursor."""
+    query = _filtered(select(notifications), q)
+    if q.order == "worklist":
+        rank = case(SEVERITY_RANK, value=notifications.c.severity, else_=0)
+        query = query.order_by(
+            _overdue(q.now).desc(), _due_at(), rank.desc(), notifications.c.seq.desc()
+        ).offset(q.offset)
+    else:
+        if q.before_seq is not None:
+            query = query.where(notifications.c.seq < q.before_seq)
+        query = query.order_by(notifications.c.seq.desc())
+    rows = (await session.execute(query.limit(q.limit))).all()
     return [_stored(row) for row in rows]
 
 
+async def count_by_status(session: AsyncSession, q: InboxQuery) -> dict[str, int]:
+    """How many of the agency's notifications match every filter but status, per status."""
+    query = _filtered(select(notifications.c.status, func.count()), q, with_status=False).group_by(
+        notifications.c.status
+    )
+    return {status: int(count) for status, count in (await session.execute(query)).all()}
+
+
 async def acknowledge(
-    session: AsyncSession, notification_id: UUID, *, by: str, at: datetime
+    session: AsyncSession,
+    notification_id: UUID,
+    *,
+    by: str,
+    at: datetime,
+    role: str | None = None,
 ) -> bool:
     """Record the first acknowledgement; False if it was acknowledged already."""
     result = await session.execute(
@@ -159,7 +209,12 @@ async def acknowledge(
             notifications.c.notification_id == notification_id,
             notifications.c.acknowledged_at.is_(None),
         )
-        .values(status="acknowledged", acknowledged_by=by, acknowledged_at=at)
+        .values(
+            status="acknowledged",
+            acknowledged_by=by,
+            acknowledged_at=at,
+            acknowledged_by_role=role,
+        )
         .returning(notifications.c.notification_id)
     )
     return result.first() is not None
@@ -224,27 +279,3 @@ async def claim_overdue_notifications(
         .returning(*notifications.c)
     )
     return sorted((_stored(row) for row in rows), key=lambda stored: stored.seq)
-
-
-async def list_notifications_after(
-    session: AsyncSession,
-    *,
-    agency: str,
-    after_seq: int,
-    limit: int,
-    concern_id: UUID | None = None,
-) -> list[StoredNotification]:
-    """An agency's notifications stored after a sequence number, oldest first."""
-    query = select(notifications).where(
-        notifications.c.recipient_agency == agency, notifications.c.seq > after_seq
-    )
-    if concern_id is not None:
-        query = query.where(notifications.c.concern_id == concern_id)
-    rows = (await session.execute(query.order_by(notifications.c.seq).limit(limit))).all()
-    return [_stored(row) for row in rows]
-
-
-async def last_seq(session: AsyncSession) -> int:
-    """The sequence number of the newest notification, 0 when there is none."""
-    value = await session.scalar(select(func.max(notifications.c.seq)))
-    return int(value or 0)

@@ -27,9 +27,10 @@ from services.common.outbox import (
     processed_events_table,
 )
 from services.common.runtime import ServiceRuntime
-from services.routing import store, store_children
+from services.routing import store, store_casework, store_children
+from services.routing.repositories import ChangeLog, Decisions, SqlChangeLog, SqlDecisions
 from services.routing.routing import IndexedChild
-from services.routing.store import StoredNotification
+from services.routing.state import InboxQuery, StoredNotification
 
 
 class Notifications(Protocol):
@@ -41,32 +42,28 @@ class Notifications(Protocol):
     async def get(self, notification_id: UUID) -> StoredNotification | None:
         """A notification by id, whoever it is for."""
 
-    async def inbox(
-        self,
-        *,
-        agency: str,
-        limit: int,
-        before_seq: int | None = None,
-        concern_id: UUID | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        severity: str | None = None,
-    ) -> list[StoredNotification]:
-        """An agency's notifications, newest first, before the cursor, filtered."""
+    async def lock(self, notification_id: UUID) -> StoredNotification | None:
+        """A notification by id, held against other changes until the commit."""
 
-    async def inbox_after(
-        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
-    ) -> list[StoredNotification]:
-        """An agency's notifications stored after a sequence number, oldest first."""
+    async def inbox(self, query: InboxQuery) -> list[StoredNotification]:
+        """An agency's notifications, filtered, in the query's order, from its cursor."""
 
-    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+    async def counts(self, query: InboxQuery) -> dict[str, int]:
+        """Per status, the agency's notifications matching every filter of the query but status."""
+
+    async def acknowledge(
+        self, notification_id: UUID, *, by: str, at: datetime, role: str | None = None
+    ) -> bool:
         """Record the first acknowledgement; False if it was acknowledged already."""
+
+    async def assign(self, notification_id: UUID, *, assignee: str) -> bool:
+        """Give a notification to someone; False if it was theirs already."""
 
     async def claim_overdue(self, *, now: datetime, limit: int) -> list[StoredNotification]:
         """Mark unacknowledged concern notifications past their deadline escalated; return them."""
 
-    async def last_seq(self) -> int:
-        """The sequence number of the newest notification, 0 when there is none."""
+    async def claim_undecided(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        """Mark notifications undecided past their decision deadline escalated; return them."""
 
 
 class Concerns(Protocol):
@@ -103,6 +100,8 @@ class RoutingUnitOfWork(Protocol):
     notifications: Notifications
     concerns: Concerns
     children: ChildIndex
+    decisions: Decisions
+    changes: ChangeLog
     outbox: Outbox
     processed: ProcessedEvents
 
@@ -133,42 +132,37 @@ class SqlNotifications:
         """A notification by id."""
         return await store.find_notification(self._session, notification_id)
 
-    async def inbox(
-        self,
-        *,
-        agency: str,
-        limit: int,
-        before_seq: int | None = None,
-        concern_id: UUID | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        severity: str | None = None,
-    ) -> list[StoredNotification]:
-        """An agency's notifications, newest first."""
-        return await store.list_notifications(
-            self._session, agency=agency, limit=limit, before_seq=before_seq,
-            concern_id=concern_id, kind=kind, status=status, severity=severity,
-        )  # fmt: skip
+    async def lock(self, notification_id: UUID) -> StoredNotification | None:
+        """A notification by id, its row locked until the commit."""
+        return await store_casework.lock_notification(self._session, notification_id)
 
-    async def inbox_after(
-        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
-    ) -> list[StoredNotification]:
-        """An agency's notifications after a sequence number."""
-        return await store.list_notifications_after(
-            self._session, agency=agency, after_seq=after_seq, limit=limit, concern_id=concern_id
-        )
+    async def inbox(self, query: InboxQuery) -> list[StoredNotification]:
+        """An agency's notifications, in the query's order."""
+        return await store.list_notifications(self._session, query)
 
-    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+    async def counts(self, query: InboxQuery) -> dict[str, int]:
+        """Per status, how many match."""
+        return await store.count_by_status(self._session, query)
+
+    async def acknowledge(
+        self, notification_id: UUID, *, by: str, at: datetime, role: str | None = None
+    ) -> bool:
         """Record the first acknowledgement."""
-        return await store.acknowledge(self._session, notification_id, by=by, at=at)
+        return await store.acknowledge(self._session, notification_id, by=by, at=at, role=role)
+
+    async def assign(self, notification_id: UUID, *, assignee: str) -> bool:
+        """Give a notification to someone."""
+        return await store_casework.assign(self._session, notification_id, assignee=assignee)
 
     async def claim_overdue(self, *, now: datetime, limit: int) -> list[StoredNotification]:
         """Claim overdue notifications, skipping rows another process holds."""
         return await store.claim_overdue_notifications(self._session, now=now, limit=limit)
 
-    async def last_seq(self) -> int:
-        """The newest notification's sequence number."""
-        return await store.last_seq(self._session)
+    async def claim_undecided(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        """Claim undecided notifications, skipping rows another process holds."""
+        return await store_casework.claim_undecided_notifications(
+            self._session, now=now, limit=limit
+        )
 
 
 class SqlConcerns:
@@ -217,6 +211,8 @@ class SqlRoutingUnitOfWork:
     notifications: Notifications
     concerns: Concerns
     children: ChildIndex
+    decisions: Decisions
+    changes: ChangeLog
     outbox: Outbox
     processed: ProcessedEvents
 
@@ -241,6 +237,8 @@ class SqlRoutingUnitOfWork:
         self.notifications = SqlNotifications(session)
         self.concerns = SqlConcerns(session)
         self.children = SqlChildIndex(session)
+        self.decisions = SqlDecisions(session)
+        self.changes = SqlChangeLog(session)
         self.outbox = SessionOutbox(session, self._outbox)
         self.processed = SessionProcessedEvents(session, self._processed)
         return self

@@ -29,13 +29,19 @@ async def post_concern(services: Services, token: Any, agency: str, **changes: A
 async def inbox(
     services: Services, token: Any, agency: str, concern_id: str
 ) -> list[dict[str, Any]]:
+    """The agency's notifications of a concern, each opened (a list item is only a summary)."""
+    worker = bearer(token(agency, "caseworker", f"worker-{agency}"))
     response = await services.routing.get(
-        "/v1/notifications",
-        params={"concern_id": concern_id},
-        headers=bearer(token(agency, "caseworker", f"worker-{agency}")),
+        "/v1/notifications", params={"concern_id": concern_id}, headers=worker
     )
     assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
+    items: list[dict[str, Any]] = []
+    for summary in response.json()["items"]:
+        opened = await services.routing.get(
+            f"/v1/notifications/{summary['notification_id']}", headers=worker
+        )
+        assert opened.status_code == 200, opened.text
+        items.append(opened.json())
     return items
 
 

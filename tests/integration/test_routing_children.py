@@ -40,14 +40,21 @@ async def routed_concern(services: Services, token: Any, agency: str, **changes:
 async def alerts(services: Services, token: Any, concern_ids: list[str]) -> list[dict[str, Any]]:
     """The cumulative-concern alerts in the home social care's inbox raised by these concerns."""
     found = []
+    worker = bearer(token(HOME_CSC, "caseworker", "sw-cumulative"))
     for concern_id in concern_ids:
         response = await services.routing.get(
             "/v1/notifications",
             params={"concern_id": concern_id, "kind": "cumulative_concern"},
-            headers=bearer(token(HOME_CSC, "caseworker", "sw-cumulative")),
+            headers=worker,
         )
         assert response.status_code == 200, response.text
-        found += response.json()["items"]
+        # A list item is a summary; the chronology is in the detail.
+        for summary in response.json()["items"]:
+            opened = await services.routing.get(
+                f"/v1/notifications/{summary['notification_id']}", headers=worker
+            )
+            assert opened.status_code == 200, opened.text
+            found.append(opened.json())
     return found
 
 

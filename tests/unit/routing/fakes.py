@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,8 @@ from uuid import UUID
 from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
 from services.routing.routing import IndexedChild, chronology_entry
-from services.routing.store import StoredNotification
+from services.routing.state import ChangeEntry, DecisionRecord, InboxQuery, StoredNotification
+from services.routing.views import worklist_key
 from tests.unit.fakes import FakeOutbox, FakeProcessedEvents
 
 CHILDREN = uuid.UUID("5f0c2a3e-0000-4000-8000-000000000000")
@@ -39,6 +41,8 @@ class RoutingState:
     child_keys: dict[str, UUID] = field(default_factory=dict)
     # concern id -> (child id, its chronology entry)
     child_concerns: dict[UUID, tuple[UUID, ChronologyEntry]] = field(default_factory=dict)
+    decisions: dict[UUID, list[DecisionRecord]] = field(default_factory=dict)
+    changes: list[ChangeEntry] = field(default_factory=list)
     next_seq: int = 1
     children_made: int = 0
 
@@ -63,47 +67,53 @@ class FakeNotifications:
     async def get(self, notification_id: UUID) -> StoredNotification | None:
         return self._uow.state.notifications.get(notification_id)
 
-    async def inbox(
-        self,
-        *,
-        agency: str,
-        limit: int,
-        before_seq: int | None = None,
-        concern_id: UUID | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        severity: str | None = None,
-    ) -> list[StoredNotification]:
-        found = [
+    async def lock(self, notification_id: UUID) -> StoredNotification | None:
+        return self._uow.state.notifications.get(notification_id)
+
+    def _matching(self, q: InboxQuery, *, with_status: bool = True) -> list[StoredNotification]:
+        return [
             s
             for s in self._uow.state.notifications.values()
-            if s.notification.recipient_agency == agency
-            and (before_seq is None or s.seq < before_seq)
-            and (concern_id is None or s.notification.concern_id == concern_id)
-            and (kind is None or s.notification.kind.value == kind)
-            and (status is None or s.status == status)
-            and (severity is None or s.notification.severity.value == severity)
+            if s.notification.recipient_agency == q.agency
+            and (q.concern_id is None or s.notification.concern_id == q.concern_id)
+            and (q.kind is None or s.notification.kind.value == q.kind)
+            and (q.severity is None or s.notification.severity.value == q.severity)
+            and (q.assignee is None or s.assignee == q.assignee)
+            and (not with_status or q.status is None or s.status == q.status)
         ]
-        return sorted(found, key=lambda s: -s.seq)[:limit]
 
-    async def inbox_after(
-        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
-    ) -> list[StoredNotification]:
-        found = [
-            s
-            for s in self._uow.state.notifications.values()
-            if s.notification.recipient_agency == agency
-            and s.seq > after_seq
-            and (concern_id is None or s.notification.concern_id == concern_id)
-        ]
-        return sorted(found, key=lambda s: s.seq)[:limit]
+    async def inbox(self, query: InboxQuery) -> list[StoredNotification]:
+        found = self._matching(query)
+        if query.order == "worklist":
+            ordered = sorted(found, key=lambda s: worklist_key(s, query.now))
+            return ordered[query.offset : query.offset + query.limit]
+        newest = sorted(
+            (s for s in found if query.before_seq is None or s.seq < query.before_seq),
+            key=lambda s: -s.seq,
+        )
+        return newest[: query.limit]
 
-    async def acknowledge(self, notification_id: UUID, *, by: str, at: datetime) -> bool:
+    async def counts(self, query: InboxQuery) -> dict[str, int]:
+        return dict(Counter(s.status for s in self._matching(query, with_status=False)))
+
+    async def acknowledge(
+        self, notification_id: UUID, *, by: str, at: datetime, role: str | None = None
+    ) -> bool:
         stored = self._uow.state.notifications[notification_id]
         if stored.acknowledged_at is not None:
             return False
         self._uow.state.notifications[notification_id] = dataclasses.replace(
-            stored, status="acknowledged", acknowledged_by=by, acknowledged_at=at
+            stored, status="acknowledged", acknowledged_by=by, acknowledged_at=at,
+            acknowledged_by_role=role,
+        )  # fmt: skip
+        return True
+
+    async def assign(self, notification_id: UUID, *, assignee: str) -> bool:
+        stored = self._uow.state.notifications[notification_id]
+        if stored.assignee == assignee:
+            return False
+        self._uow.state.notifications[notification_id] = dataclasses.replace(
+            stored, assignee=assignee
         )
         return True
 
@@ -124,8 +134,80 @@ class FakeNotifications:
             state.notifications[s.notification.notification_id] = s
         return sorted(claimed, key=lambda s: s.seq)
 
-    async def last_seq(self) -> int:
-        return max((s.seq for s in self._uow.state.notifications.values()), default=0)
+    async def claim_undecided(self, *, now: datetime, limit: int) -> list[StoredNotification]:
+        state = self._uow.state
+        undecided = sorted(
+            (
+                s
+                for s in state.notifications.values()
+                if s.notification.kind.value in ("concern", "cumulative_concern")
+                and s.decided_at is None
+                and s.decision_escalated_at is None
+                and s.notification.decide_by is not None
+                and s.notification.decide_by < now
+            ),
+            key=lambda s: (s.notification.decide_by, s.seq),
+        )[:limit]
+        claimed = [
+            dataclasses.replace(s, status="escalated", decision_escalated_at=now) for s in undecided
+        ]
+        for s in claimed:
+            state.notifications[s.notification.notification_id] = s
+        return sorted(claimed, key=lambda s: s.seq)
+
+
+class FakeDecisions:
+    """Decision histories in the unit of work's state; a revision stored twice fails."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def record(self, record: DecisionRecord) -> None:
+        state = self._uow.state
+        history = state.decisions.setdefault(record.notification_id, [])
+        if any(r.revision == record.revision for r in history):
+            raise ValueError(f"duplicate revision {record.revision}")
+        history.append(record)
+        stored = state.notifications[record.notification_id]
+        state.notifications[record.notification_id] = dataclasses.replace(
+            stored, status="decided", decision=record.decision,
+            decision_label=record.decision_label, decided_at=record.decided_at,
+            revision=record.revision,
+        )  # fmt: skip
+
+    async def history(self, notification_id: UUID) -> list[DecisionRecord]:
+        return sorted(self._uow.state.decisions.get(notification_id, []), key=lambda r: r.revision)
+
+
+class FakeChangeLog:
+    """The change log in the unit of work's state, numbered as it is appended."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def append(self, entries: Sequence[ChangeEntry]) -> None:
+        state = self._uow.state
+        for entry in entries:
+            state.changes.append(dataclasses.replace(entry, seq=len(state.changes) + 1))
+
+    async def newest(self) -> int:
+        return len(self._uow.state.changes)
+
+    async def after(
+        self, *, agency: str, after_seq: int, limit: int, concern_id: UUID | None = None
+    ) -> list[tuple[ChangeEntry, StoredNotification]]:
+        state = self._uow.state
+        found = [
+            (entry, state.notifications[entry.notification_id])
+            for entry in state.changes
+            if entry.agency == agency
+            and entry.seq > after_seq
+            and (
+                concern_id is None
+                or state.notifications[entry.notification_id].notification.concern_id == concern_id
+            )
+        ]
+        return found[:limit]
 
 
 class FakeConcerns:
@@ -236,6 +318,8 @@ class FakeRoutingUnitOfWork:
         self.notifications = FakeNotifications(self)
         self.concerns = FakeConcerns(self)
         self.children = FakeChildIndex(self)
+        self.decisions = FakeDecisions(self)
+        self.changes = FakeChangeLog(self)
         self.outbox = FakeOutbox()
         self.processed = FakeProcessedEvents()
 

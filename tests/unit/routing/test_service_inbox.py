@@ -58,7 +58,10 @@ async def test_listing_shows_only_the_agencys_own_newest_first_and_audits_each_o
     assert [a["notification_id"] for a in listed] == [
         str(second.notification_id), str(first.notification_id),
     ]  # fmt: skip
-    assert listed[0]["fields"] == second.disclosed_fields
+    # A list carries a summary: of the concern, only the child's names and date of birth (age).
+    assert listed[0]["fields"] == [
+        "subject.given_name", "subject.family_name", "subject.date_of_birth",
+    ]  # fmt: skip
     assert listed[0]["actor"] == {"subject": "sw-jones", "agency": "nm-csc", "role": "caseworker"}
 
 
