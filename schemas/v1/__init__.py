@@ -3,6 +3,7 @@
 from schemas.v1.api import (
     AcknowledgementView,
     ConcernAccepted,
+    ConcernStatusPage,
     ConcernStatusView,
     NotificationPage,
     NotificationStatus,
@@ -70,6 +71,7 @@ __all__ = [
     "ConcernReceivedPayload",
     "ConcernRouted",
     "ConcernRoutedPayload",
+    "ConcernStatusPage",
     "ConcernStatusView",
     "ConcernSubmission",
     "ConcernSubmitted",

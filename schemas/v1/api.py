@@ -59,6 +59,15 @@ class ConcernStatusView(_View):
     recipients: list[RecipientView] = Field(default_factory=list)
 
 
+class ConcernStatusPage(_View):
+    """One page of an agency's concerns, newest first, each with its recipients' progress."""
+
+    items: list[ConcernStatusView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; absent on the last."
+    )
+
+
 class NotificationStatus(StrEnum):
     """Where a notification stands."""
 

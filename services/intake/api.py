@@ -1,4 +1,4 @@
-"""Intake's HTTP routes: agency systems submit concerns and ask where they went."""
+"""Intake's HTTP routes: agency systems submit concerns and ask how far each recipient got."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Request, status
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from schemas.v1 import ConcernAccepted, ConcernStatusView, ConcernSubmission
+from schemas.v1 import ConcernAccepted, ConcernStatusPage, ConcernStatusView, ConcernSubmission
 from services.common.auth import CallerDep
 from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
@@ -139,13 +139,46 @@ async def get_concern(
     caller: CallerDep,
     uow: UowDep,
 ) -> ConcernStatusView:
-    """A concern's status and where it was routed (the agency that raised it only)."""
+    """A concern's status and how far each recipient has got (the agency that raised it only)."""
     # A malformed id names no concern: 404 like any other, not a validation error.
     try:
         wanted = UUID(concern_id)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.") from None
-    found = await service.concern_status(uow, caller=caller, concern_id=wanted)
+    found = await service.concern_status(
+        uow, caller=caller, concern_id=wanted, now=datetime.now(UTC)
+    )
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.")
     return found
+
+
+@router.get(
+    "/concerns",
+    response_model=ConcernStatusPage,
+    responses={
+        400: problem_doc("The cursor is not one a page of this listing gave."),
+        401: problem_doc("Missing, expired or forged bearer token."),
+        403: problem_doc("The role may not list concerns."),
+        422: problem_doc("The limit is not a whole number from 1 to 100."),
+    },
+)
+async def list_concerns(
+    caller: CallerDep,
+    uow: UowDep,
+    limit: Annotated[
+        int, Query(ge=1, le=service.MAX_PAGE, description="At most this many concerns.")
+    ] = 20,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before.")] = None,
+) -> ConcernStatusPage:
+    """The caller's agency's concerns, newest first, with how far each recipient has got."""
+    listed = await service.list_concerns(
+        uow, caller=caller, limit=limit, cursor=cursor, now=datetime.now(UTC)
+    )
+    match listed:
+        case service.RoleRefused():
+            allowed = ", ".join(role.value for role in service.LISTING_ROLES)
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"This needs the role {allowed}.")
+        case service.BadCursor():
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "The cursor is not valid.")
+    return listed

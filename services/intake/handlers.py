@@ -1,4 +1,5 @@
-"""Intake's Kafka subscribers: concerns submitted over Kafka, and where concerns were routed."""
+"""Intake's Kafka subscribers: concerns submitted over Kafka, where concerns went, how far each
+recipient has got."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from faststream.kafka import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, Topic
+from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
 from services.common.kafka import batch_of, declare_publications
 from services.common.runtime import ServiceRuntime
@@ -27,6 +29,13 @@ GROUP = "intake"
 async def on_concerns_routed(events: list[ConcernRouted], runtime: RuntimeContext) -> None:
     """Remember where concerns went, so the agency that raised each can ask."""
     await service.record_routings(intake_unit_of_work(runtime), events)
+
+
+async def on_notifications_changed(
+    events: list[NotificationChanged], runtime: RuntimeContext
+) -> None:
+    """Keep how far each recipient has got with a concern, so the agency that raised it can ask."""
+    await service.record_progress(intake_unit_of_work(runtime), events)
 
 
 def _record_key(message: KafkaMessage) -> bytes | None:
@@ -104,6 +113,14 @@ def register(runtime: ServiceRuntime, partnership: Partnership) -> None:
         batch_timeout_ms=20,
         **common,
     )(on_concerns_routed)
+    broker.subscriber(  # type: ignore[call-overload]
+        Topic.NOTIFICATIONS_CHANGED.value,
+        batch=True,
+        decoder=batch_of(NotificationChanged),
+        max_records=500,
+        batch_timeout_ms=20,
+        **common,
+    )(on_notifications_changed)
     broker.subscriber(Topic.CONCERNS_SUBMITTED.value, decoder=_undecoded, **common)(  # type: ignore[call-overload]
         on_concern_submitted
     )

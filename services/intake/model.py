@@ -1,4 +1,4 @@
-"""What intake remembers of a concern: its submission and where it was routed."""
+"""What intake remembers of a concern: its submission, where it went, how far each got."""
 
 from __future__ import annotations
 
@@ -42,3 +42,29 @@ class Routing:
     concern_id: UUID
     routed_at: datetime
     recipients: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RecipientProgress:
+    """How far one recipient agency has got with the notification of a concern it was sent."""
+
+    notification_id: UUID
+    concern_id: UUID
+    agency: str
+    changed_at: datetime
+    acknowledge_by: datetime
+    decide_by: datetime | None
+    acknowledged_at: datetime | None
+    decision: str | None
+    decision_label: str | None
+    decided_at: datetime | None
+    assigned: bool
+    escalated: bool
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a page of an agency's concerns ends: the last concern it held."""
+
+    received_at: datetime
+    concern_id: UUID

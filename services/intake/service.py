@@ -1,4 +1,5 @@
-"""Intake's use cases, whichever entry point calls them: submit, record routings, report status."""
+"""Intake's use cases, whichever entry point calls them: submit, record routings and progress,
+report a concern's status or a page of them."""
 
 from __future__ import annotations
 
@@ -11,20 +12,29 @@ from pydantic import ValidationError
 
 from schemas.v1 import (
     ConcernRouted,
+    ConcernStatusPage,
     ConcernStatusView,
     ConcernSubmission,
     ConcernSubmitted,
-    RecipientView,
 )
+from schemas.v1.events import NotificationChanged
 from services.common.auth import Caller, Role
 from services.common.logging import bind_correlation_id
 from services.intake.accept import Accepted, accept_concern
 from services.intake.model import Routing
 from services.intake.policy import Resubmission, timeliness_errors
+from services.intake.progress import (
+    concern_page,
+    concern_status_view,
+    latest_progress,
+    read_cursor,
+)
 from services.intake.unit_of_work import IntakeUnitOfWork
 from services.partnership import Partnership
 
 SUBMITTING_ROLES = (Role.AGENCY_SYSTEM, Role.CASEWORKER)
+LISTING_ROLES = (Role.AGENCY_SYSTEM, Role.CASEWORKER)
+MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,11 @@ class DeadLetter:
     """A submission over Kafka refused, with the reason its dead letter carries."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class BadCursor:
+    """A listing's cursor that is not one intake gave."""
 
 
 Submitted = Accepted | RoleRefused | AgencyRefused | DatesRefused
@@ -149,28 +164,48 @@ async def record_routings(uow: IntakeUnitOfWork, events: Sequence[ConcernRouted]
             Routing(
                 concern_id=event.payload.concern_id,
                 routed_at=event.payload.routed_at,
-                recipients=[
-                    {"agency": r.agency, "reasons": r.reasons} for r in event.payload.recipients
-                ],
+                recipients=[r.model_dump(mode="json") for r in event.payload.recipients],
             )
             for event in firsts.values()
         )
         await uow.commit()
 
 
+async def record_progress(uow: IntakeUnitOfWork, events: Sequence[NotificationChanged]) -> None:
+    """Keep each recipient notification's newest state, each change once however delivered."""
+    async with uow:
+        fresh = await uow.processed.first_deliveries(event.event_id for event in events)
+        firsts = {event.event_id: event.payload for event in events if event.event_id in fresh}
+        await uow.progress.record(latest_progress(firsts.values()))
+        await uow.commit()
+
+
 async def concern_status(
-    uow: IntakeUnitOfWork, *, caller: Caller, concern_id: UUID
+    uow: IntakeUnitOfWork, *, caller: Caller, concern_id: UUID, now: datetime
 ) -> ConcernStatusView | None:
-    """A concern's status and where it went, for the agency that raised it; None for any other."""
+    """A concern's status and each recipient's progress, for the agency that raised it only."""
     async with uow:
         found = await uow.submissions.find(concern_id)
-    if found is None or found.source_agency != caller.agency:
-        return None
-    return ConcernStatusView(
-        concern_id=found.concern_id,
-        source_reference=found.source_reference,
-        status="routed" if found.routed_at else "accepted",
-        received_at=found.received_at,
-        routed_at=found.routed_at,
-        recipients=[RecipientView(**recipient) for recipient in found.recipients or []],
-    )
+        if found is None or found.source_agency != caller.agency:
+            return None
+        progress = await uow.progress.of_concerns([concern_id])
+    return concern_status_view(found, progress, now=now)
+
+
+async def list_concerns(
+    uow: IntakeUnitOfWork, *, caller: Caller, limit: int, cursor: str | None, now: datetime
+) -> ConcernStatusPage | RoleRefused | BadCursor:
+    """A page of the caller's agency's concerns, newest first, each with recipients' progress."""
+    if caller.role not in LISTING_ROLES:
+        return RoleRefused(caller.role)
+    after = None if cursor is None else read_cursor(cursor)
+    if cursor is not None and after is None:
+        return BadCursor()
+    limit = min(max(limit, 1), MAX_PAGE)
+    async with uow:
+        # One more than asked: whether another page follows.
+        found = await uow.submissions.agency_concerns(
+            source_agency=caller.agency, limit=limit + 1, after=after
+        )
+        progress = await uow.progress.of_concerns(s.concern_id for s in found[:limit])
+    return concern_page(found, progress, limit=limit, now=now)

@@ -1,4 +1,4 @@
-"""Intake's tables and queries: submissions (idempotency) and each concern's routing status."""
+"""Intake's tables and queries: submissions (idempotency), each concern's routing, pages of them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     MetaData,
     Select,
     String,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -26,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.common.outbox import OutboxMessage, outbox_insert, outbox_parameters
-from services.intake.model import NewSubmission, Routing, Submission
+from services.intake.model import NewSubmission, PageCursor, Routing, Submission
 
 SCHEMA = "intake"
 metadata = MetaData(schema=SCHEMA)
@@ -45,6 +47,7 @@ submissions = Table(
     Column("routed_at", DateTime(timezone=True), nullable=True),
     Column("recipients", JSONB, nullable=True),
     UniqueConstraint("source_agency", "source_reference", name="submissions_source_key"),
+    Index("submissions_by_agency_newest", "source_agency", "received_at", "concern_id"),
 )
 
 
@@ -117,6 +120,19 @@ async def find_concern(session: AsyncSession, concern_id: UUID) -> Submission | 
         await session.execute(select(submissions).where(submissions.c.concern_id == concern_id))
     ).first()
     return None if row is None else _submission(row)
+
+
+async def agency_concerns(
+    session: AsyncSession, *, source_agency: str, limit: int, after: PageCursor | None
+) -> list[Submission]:
+    """Up to `limit` of an agency's concerns, newest first, from just after the cursor."""
+    query = select(submissions).where(submissions.c.source_agency == source_agency)
+    if after is not None:
+        position = tuple_(submissions.c.received_at, submissions.c.concern_id)
+        query = query.where(position < tuple_(after.received_at, after.concern_id))
+    query = query.order_by(submissions.c.received_at.desc(), submissions.c.concern_id.desc())
+    rows = (await session.execute(query.limit(limit))).all()
+    return [_submission(row) for row in rows]
 
 
 async def record_routings(session: AsyncSession, routings: Sequence[Routing]) -> None:

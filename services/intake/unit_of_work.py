@@ -1,4 +1,4 @@
-"""Intake's unit of work: its submissions, outbox and processed events, committed together."""
+"""Intake's unit of work: submissions, recipients' progress, outbox and processed events."""
 
 from __future__ import annotations
 
@@ -19,8 +19,14 @@ from services.common.outbox import (
     SessionProcessedEvents,
 )
 from services.common.runtime import ServiceRuntime
-from services.intake import store
-from services.intake.model import NewSubmission, Routing, Submission
+from services.intake import store, store_progress
+from services.intake.model import (
+    NewSubmission,
+    PageCursor,
+    RecipientProgress,
+    Routing,
+    Submission,
+)
 
 
 class Submissions(Protocol):
@@ -47,6 +53,21 @@ class Submissions(Protocol):
     async def record_routings(self, routings: Iterable[Routing]) -> None:
         """Remember where concerns went."""
 
+    async def agency_concerns(
+        self, *, source_agency: str, limit: int, after: PageCursor | None
+    ) -> list[Submission]:
+        """Up to `limit` of an agency's concerns, newest first, from just after the cursor."""
+
+
+class Progress(Protocol):
+    """How far each recipient agency has got with the notification of a concern it was sent."""
+
+    async def record(self, progress: Iterable[RecipientProgress]) -> None:
+        """Keep each notification's newer state: the one held, or this (see merge_progress)."""
+
+    async def of_concerns(self, concern_ids: Iterable[UUID]) -> list[RecipientProgress]:
+        """The newest known state of every notification of these concerns."""
+
 
 class IntakeUnitOfWork(Protocol):
     """One use case's changes to intake's state: kept on commit, else dropped on exit."""
@@ -54,6 +75,10 @@ class IntakeUnitOfWork(Protocol):
     @property
     def submissions(self) -> Submissions:
         """The accepted concerns."""
+
+    @property
+    def progress(self) -> Progress:
+        """How far each recipient has got."""
 
     @property
     def outbox(self) -> Outbox:
@@ -117,6 +142,29 @@ class PostgresSubmissions:
         """Record where concerns went, in the session's transaction."""
         await store.record_routings(self._session(), list(routings))
 
+    async def agency_concerns(
+        self, *, source_agency: str, limit: int, after: PageCursor | None
+    ) -> list[Submission]:
+        """A page of an agency's concerns, read in the session."""
+        return await store.agency_concerns(
+            self._session(), source_agency=source_agency, limit=limit, after=after
+        )
+
+
+class PostgresProgress:
+    """Recipients' progress in PostgreSQL, in the session's transaction."""
+
+    def __init__(self, session: Callable[[], AsyncSession]) -> None:
+        self._session = session
+
+    async def record(self, progress: Iterable[RecipientProgress]) -> None:
+        """Upsert each state, keeping the newer one per notification."""
+        await store_progress.record_progress(self._session(), list(progress))
+
+    async def of_concerns(self, concern_ids: Iterable[UUID]) -> list[RecipientProgress]:
+        """The progress rows of these concerns."""
+        return await store_progress.progress_of_concerns(self._session(), list(concern_ids))
+
 
 class PostgresUnitOfWork:
     """Intake's unit of work on PostgreSQL: one session's transaction, committed once."""
@@ -137,6 +185,7 @@ class PostgresUnitOfWork:
         self._open_session: AsyncSession | None = None
         self._connection: AsyncConnection | None = None
         self.submissions = PostgresSubmissions(self._session, self._autocommit, outbox)
+        self.progress = PostgresProgress(self._session)
 
     # The session and the autocommit connection are opened only when first used, so that
     # accepting a concern (the benchmarked path) costs its one statement and nothing more.

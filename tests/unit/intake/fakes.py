@@ -1,4 +1,4 @@
-"""An in-memory unit of work for intake's use cases: submissions, outbox and processed events."""
+"""An in-memory unit of work for intake's use cases: submissions, progress, outbox, processed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Self
 from uuid import UUID
 
 from services.common.outbox import OutboxMessage
-from services.intake.model import NewSubmission, Routing, Submission
+from services.intake.model import (
+    NewSubmission,
+    PageCursor,
+    RecipientProgress,
+    Routing,
+    Submission,
+)
+from services.intake.progress import merge_progress
 from tests.unit.fakes import FakeOutbox, FakeProcessedEvents
 
 
@@ -69,6 +76,46 @@ class FakeSubmissions:
                     found, routed_at=routing.routed_at, recipients=routing.recipients
                 )
 
+    async def agency_concerns(
+        self, *, source_agency: str, limit: int, after: PageCursor | None
+    ) -> list[Submission]:
+        # As the index is read: newest first, the concern id breaking ties, after the cursor.
+        theirs = [s for s in self._all().values() if s.source_agency == source_agency]
+        if after is not None:
+            theirs = [
+                s
+                for s in theirs
+                if (s.received_at, s.concern_id) < (after.received_at, after.concern_id)
+            ]
+        theirs.sort(key=lambda s: (s.received_at, s.concern_id), reverse=True)
+        return theirs[:limit]
+
+    def commit(self) -> None:
+        self.committed |= self.pending
+        self.pending = {}
+
+    def rollback(self) -> None:
+        self.pending = {}
+
+
+class FakeProgress:
+    """Recipients' progress in a dict, newer state kept as the table's upsert keeps it."""
+
+    def __init__(self) -> None:
+        self.committed: dict[UUID, RecipientProgress] = {}
+        self.pending: dict[UUID, RecipientProgress] = {}
+        self.recorded: list[RecipientProgress] = []
+
+    async def record(self, progress: Iterable[RecipientProgress]) -> None:
+        for state in progress:
+            self.recorded.append(state)
+            held = (self.committed | self.pending).get(state.notification_id)
+            self.pending[state.notification_id] = merge_progress(held, state)
+
+    async def of_concerns(self, concern_ids: Iterable[UUID]) -> list[RecipientProgress]:
+        wanted = set(concern_ids)
+        return [p for p in (self.committed | self.pending).values() if p.concern_id in wanted]
+
     def commit(self) -> None:
         self.committed |= self.pending
         self.pending = {}
@@ -84,6 +131,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox()
         self.processed = FakeProcessedEvents()
         self.submissions = FakeSubmissions(self.outbox)
+        self.progress = FakeProgress()
         self.commits = 0
 
     async def __aenter__(self) -> Self:
@@ -96,11 +144,13 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.submissions.rollback()
+        self.progress.rollback()
         self.outbox.rollback()
         self.processed.rollback()
 
     async def commit(self) -> None:
         self.submissions.commit()
+        self.progress.commit()
         self.outbox.commit()
         self.processed.commit()
         self.commits += 1

@@ -51,16 +51,20 @@ def routed(concern_id: UUID, *agencies: str, at: timedelta = timedelta()) -> Con
 async def test_a_routed_concern_shows_its_recipients_to_the_source_agency() -> None:
     uow = FakeUnitOfWork()
     concern_id = await a_submitted_concern(uow)
-    await record_routings(uow, [routed(concern_id, "nm-csc", "nme-police")])
-    assert await concern_status(uow, caller=HOSPITAL, concern_id=concern_id) == ConcernStatusView(
+    event = routed(concern_id, "nm-csc", "nme-police")
+    await record_routings(uow, [event])
+    csc, police = (r.notification_id for r in event.payload.recipients)
+    assert await concern_status(
+        uow, caller=HOSPITAL, concern_id=concern_id, now=ROUTED
+    ) == ConcernStatusView(
         concern_id=concern_id,
         source_reference="REF-0001",
         status="routed",
         received_at=RECEIVED,
         routed_at=ROUTED,
         recipients=[
-            RecipientView(agency="nm-csc", reasons=["home"]),
-            RecipientView(agency="nme-police", reasons=["home"]),
+            RecipientView(agency="nm-csc", reasons=["home"], notification_id=csc),
+            RecipientView(agency="nme-police", reasons=["home"], notification_id=police),
         ],
     )
 
@@ -68,7 +72,7 @@ async def test_a_routed_concern_shows_its_recipients_to_the_source_agency() -> N
 async def test_a_concern_not_yet_routed_is_accepted() -> None:
     uow = FakeUnitOfWork()
     concern_id = await a_submitted_concern(uow)
-    status = await concern_status(uow, caller=HOSPITAL, concern_id=concern_id)
+    status = await concern_status(uow, caller=HOSPITAL, concern_id=concern_id, now=ROUTED)
     assert status is not None
     assert (status.status, status.routed_at, status.recipients) == ("accepted", None, [])
 
@@ -89,7 +93,7 @@ async def test_a_routing_delivered_again_later_changes_nothing() -> None:
     await record_routings(uow, [later])
     await record_routings(uow, [first])
     assert len(uow.submissions.routings) == 2
-    status = await concern_status(uow, caller=HOSPITAL, concern_id=concern_id)
+    status = await concern_status(uow, caller=HOSPITAL, concern_id=concern_id, now=ROUTED)
     assert status is not None
     assert [r.agency for r in status.recipients] == ["ev-csc"]
     assert uow.processed.seen == {first.event_id, later.event_id}
@@ -98,8 +102,11 @@ async def test_a_routing_delivered_again_later_changes_nothing() -> None:
 async def test_another_agency_asking_finds_no_concern() -> None:
     uow = FakeUnitOfWork()
     concern_id = await a_submitted_concern(uow)
-    assert await concern_status(uow, caller=POLICE, concern_id=concern_id) is None
+    assert await concern_status(uow, caller=POLICE, concern_id=concern_id, now=ROUTED) is None
 
 
 async def test_an_unknown_concern_is_not_found() -> None:
-    assert await concern_status(FakeUnitOfWork(), caller=HOSPITAL, concern_id=uuid4()) is None
+    assert (
+        await concern_status(FakeUnitOfWork(), caller=HOSPITAL, concern_id=uuid4(), now=ROUTED)
+        is None
+    )
