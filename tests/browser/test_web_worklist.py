@@ -6,6 +6,7 @@ raised the concerns watches what became of them on its "Concerns we raised" page
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -239,6 +240,35 @@ async def test_a_change_by_one_caseworker_shows_live_in_the_others_inbox(
     assert await casey.evaluate("window.__notReloaded === true")
     assert "Live" in await casey.locator("#live-status").inner_text()
     await casey.screenshot(path=screenshots / "inbox-live-change.png", full_page=True)
+
+
+async def test_a_change_between_the_page_and_its_stream_is_not_missed(
+    team: dict[str, Any], raised: dict[str, Raised]
+) -> None:
+    casey, jo = team["casey"], team["jo"]
+    immediate = raised["immediate"]
+    row = f"tr[data-concern-id='{immediate.concern_id}']"
+    rendered = asyncio.Event()
+    changed = asyncio.Event()
+
+    async def hold_the_stream(route: Any) -> None:
+        rendered.set()
+        await changed.wait()
+        await route.continue_()
+
+    await casey.route("**/inbox/stream*", hold_the_stream)
+    try:
+        await casey.goto("/inbox")
+        await asyncio.wait_for(rendered.wait(), timeout=15)
+        assert await casey.locator(f"{row}[data-status='new']").count() == 1
+        await jo.goto(f"/inbox/{immediate.notification_id}")
+        await jo.get_by_role("button", name="Acknowledge").click()
+        await jo.wait_for_selector("text=You acknowledged this notification.")
+        changed.set()
+        await casey.wait_for_selector(f"{row}[data-status='acknowledged']", timeout=15_000)
+    finally:
+        changed.set()
+        await casey.unroute("**/inbox/stream*")
 
 
 async def test_the_referrer_sees_the_decision_and_its_feedback(
