@@ -78,7 +78,8 @@ async def routing_uow(service: RuntimeDep) -> RoutingUnitOfWork:
 RoutingUowDep = Annotated[RoutingUnitOfWork, Depends(routing_uow)]
 
 
-def _correlation_id(request: Request) -> str:
+def request_correlation_id(request: Request) -> str:
+    """The correlation id the middleware gave this request."""
     value: str = request.state.correlation_id
     return value
 
@@ -144,7 +145,7 @@ async def list_notifications(
     )
     now = datetime.now(UTC)
     page = await inbox.list_notifications(
-        uow, caller, filters, correlation_id=_correlation_id(request), now=now
+        uow, caller, filters, correlation_id=request_correlation_id(request), now=now
     )
     if page.next_offset is not None:
         next_cursor: str | None = _cursor(page.next_offset, worklist=True)
@@ -177,7 +178,7 @@ async def open_notification(
     try:
         opened = await inbox.open_notification(
             uow, caller, notification_id,
-            correlation_id=_correlation_id(request), path=request.url.path,
+            correlation_id=request_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
@@ -201,7 +202,7 @@ async def acknowledge_notification(
     try:
         stored = await inbox.acknowledge_notification(
             uow, caller, notification_id, now=datetime.now(UTC),
-            correlation_id=_correlation_id(request), path=request.url.path,
+            correlation_id=request_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing

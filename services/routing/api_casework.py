@@ -20,7 +20,7 @@ from services.routing.api import (
     READERS,
     PartnershipDep,
     RoutingUowDep,
-    _correlation_id,
+    request_correlation_id,
     view,
 )
 from services.routing.casework import DecisionRefused, DecisionRequested, NotDecidable
@@ -64,7 +64,7 @@ async def decide_notification(
             uow, caller, notification_id,
             DecisionRequested(decision=body.decision, rationale=body.rationale),
             partnership=partnership, now=datetime.now(UTC),
-            correlation_id=_correlation_id(request), path=request.url.path,
+            correlation_id=request_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing
@@ -101,7 +101,7 @@ async def assign_notification(
     try:
         opened = await casework.assign_notification(
             uow, caller, notification_id, assignee=body.assignee, now=datetime.now(UTC),
-            correlation_id=_correlation_id(request), path=request.url.path,
+            correlation_id=request_correlation_id(request), path=request.url.path,
         )  # fmt: skip
     except NotificationNotFound as missing:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such notification.") from missing

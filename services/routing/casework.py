@@ -24,7 +24,7 @@ from services.routing.decision_policy import (
     can_be_decided,
     decide,
 )
-from services.routing.inbox import OpenedNotification, _own_notification, caller_audit
+from services.routing.inbox import OpenedNotification, caller_audit, own_notification
 from services.routing.state import change_entry
 from services.routing.unit_of_work import RoutingUnitOfWork
 from services.routing.views import changed
@@ -65,7 +65,7 @@ async def decide_notification(
 ) -> OpenedNotification:
     """Record a decision or revision; the same again changes nothing. Feedback goes back."""
     async with uow:
-        await _own_notification(
+        await own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
         stored = await uow.notifications.lock(notification_id)
@@ -130,7 +130,7 @@ async def assign_notification(
 ) -> OpenedNotification:
     """Give a notification to someone in the agency; the same assignee again changes nothing."""
     async with uow:
-        own = await _own_notification(
+        own = await own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
         if await uow.notifications.assign(notification_id, assignee=assignee):

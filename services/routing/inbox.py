@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from schemas.v1 import AuditAction, AuditEvent, AuditEventPayload, Topic
+from schemas.v1 import (
+    AuditAction,
+    AuditEvent,
+    AuditEventPayload,
+    NotificationRoutedPayload,
+    NotificationStatus,
+    Topic,
+)
 from schemas.v1.events import NotificationChange
 from services.common.auth import Caller
 from services.common.messages import OutboxMessage
@@ -65,7 +72,7 @@ class OpenedNotification:
     decisions: list[DecisionRecord] = field(default_factory=list)
 
     @property
-    def notification(self) -> Any:
+    def notification(self) -> NotificationRoutedPayload:
         """The notification as routed."""
         return self.stored.notification
 
@@ -79,7 +86,7 @@ class StreamItem:
     stored: StoredNotification
 
     @property
-    def notification(self) -> Any:
+    def notification(self) -> NotificationRoutedPayload:
         """The notification as routed."""
         return self.stored.notification
 
@@ -172,12 +179,13 @@ async def list_notifications(
         notifications=page,
         next_before_seq=page[-1].seq if more and not worklist else None,
         next_offset=filters.offset + len(page) if more and worklist else None,
-        counts=counts,
+        # Every status, zero included, so a page can show each count.
+        counts={status.value: counts.get(status.value, 0) for status in NotificationStatus},
         stream_position=position,
     )
 
 
-async def _own_notification(
+async def own_notification(
     uow: RoutingUnitOfWork,
     caller: Caller,
     notification_id: UUID,
@@ -185,6 +193,7 @@ async def _own_notification(
     correlation_id: str,
     path: str,
 ) -> StoredNotification:
+    """The caller's agency's notification; another agency's is not found, and that is audited."""
     stored = await uow.notifications.get(notification_id)
     if stored is None or stored.notification.recipient_agency != caller.agency:
         if stored is not None:
@@ -208,7 +217,7 @@ async def open_notification(
 ) -> OpenedNotification:
     """Open one of the agency's notifications; the fields it discloses are audited."""
     async with uow:
-        stored = await _own_notification(
+        stored = await own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
         decisions = await uow.decisions.history(notification_id)
@@ -241,7 +250,7 @@ async def acknowledge_notification(
 ) -> StoredNotification:
     """Acknowledge one of the agency's notifications; only the first is recorded and audited."""
     async with uow:
-        own = await _own_notification(
+        own = await own_notification(
             uow, caller, notification_id, correlation_id=correlation_id, path=path
         )
         role = caller.role.value

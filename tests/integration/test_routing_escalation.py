@@ -16,12 +16,13 @@ from sqlalchemy import MetaData, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.v1 import ConcernReceivedPayload, Submitter
+from schemas.v1.events import EscalationReason
 from services.common.db import UnitOfWork, make_engine
 from services.common.outbox import outbox_table
 from services.partnership import Partnership
-from services.routing import store
+from services.routing import store, store_casework
 from services.routing.app import migrate_routing
-from services.routing.escalation import escalate_overdue
+from services.routing.escalation import escalate_overdue, escalate_undecided
 from services.routing.notifications import concern_notifications
 from services.routing.policy import decide_recipients
 from services.routing.settings import RoutingSettings
@@ -195,3 +196,51 @@ async def test_a_notification_within_its_deadline_is_left_alone(database: Databa
         stored = await store.find_notification(uow.session, fresh.notification_id)
     assert stored is not None
     assert stored.status == "new"
+
+
+async def test_an_undecided_notification_is_escalated_once_and_the_change_logged(
+    database: Database,
+) -> None:
+    notifications = await route_overdue_concern(database, source_agency="nm-hospital-ed")
+    csc = next(n for n in notifications if n.recipient_agency == "nm-csc")
+    now = datetime.now(UTC)
+    async with database.uow() as uow:
+        assert await store.acknowledge(uow.session, csc.notification_id, by="sw-1", at=now)
+        await uow.session.execute(
+            store.notifications.update()
+            .where(store.notifications.c.notification_id == csc.notification_id)
+            .values(decide_by=now - timedelta(hours=1))
+        )
+        await uow.commit()
+
+    for _ in range(2):  # a second pass must escalate nothing again
+        await escalate_undecided(database.uow(), database.outbox, database.partnership, now=now)
+
+    async with database.uow() as uow:
+        original = await store.find_notification(uow.session, csc.notification_id)
+        logged = (
+            await uow.session.execute(
+                select(store_casework.changes.c.notification_id, store_casework.changes.c.change)
+                .where(store_casework.changes.c.notification_id == csc.notification_id)
+                .order_by(store_casework.changes.c.seq)
+            )
+        ).all()
+    assert original is not None
+    assert (original.status, original.decision_escalated_at) == ("escalated", now)
+    [escalation] = await escalations_of(database, csc.notification_id)
+    assert escalation.notification.escalation_reason == EscalationReason.DECISION_OVERDUE
+    assert escalation.notification.missed_by_agency == "nm-csc"
+    reasons = [
+        payload["details"]["reason"]
+        for payload in await outbox_events(database, "audit.event")
+        if payload["action"] == "notification.escalated"
+        and payload["notification_id"] == str(csc.notification_id)
+    ]
+    assert reasons == ["decision_overdue"]
+    assert [change for _, change in logged] == ["escalated"]
+    changed = [
+        payload
+        for payload in await outbox_events(database, "notification.changed")
+        if payload["notification_id"] == str(csc.notification_id)
+    ]
+    assert [(c["change"], c["status"]) for c in changed] == [("escalated", "escalated")]

@@ -69,7 +69,7 @@ async def test_an_undecided_notification_escalates_once_naming_who_missed_the_de
         csc.notification_id, "decision-escalation:nm-csc"
     )
     # The school's own decision is not due until Thursday; later it escalates on its own.
-    assert list(again) == [n.notification_id for n in (await routed_school(uow))]
+    assert list(again) == [school_notification(uow).notification_id]
     [audit] = [
         a for a in audits(uow, "notification.escalated")
         if a["notification_id"] == str(csc.notification_id)
@@ -85,13 +85,14 @@ async def test_an_undecided_notification_escalates_once_naming_who_missed_the_de
     }
 
 
-async def routed_school(uow: FakeRoutingUnitOfWork) -> list[NotificationRoutedPayload]:
-    return [
+def school_notification(uow: FakeRoutingUnitOfWork) -> NotificationRoutedPayload:
+    [school] = [
         s.notification
         for s in uow.stored()
         if s.notification.recipient_agency == "nm-school-oakfield"
         and s.notification.kind is NotificationKind.CONCERN
     ]
+    return school
 
 
 async def test_a_decided_notification_is_not_escalated() -> None:
@@ -99,9 +100,9 @@ async def test_a_decided_notification_is_not_escalated() -> None:
     notifications = await routed(uow)
     for n in notifications.values():
         caller = Caller(subject="worker", agency=n.recipient_agency, role=Role.CASEWORKER)
+        code = "early_help" if n.recipient_agency == "nm-csc" else "noted"
         await casework.decide_notification(
-            uow, caller, n.notification_id, DecisionRequested("noted" if n.recipient_agency
-                                                              != "nm-csc" else "early_help"),
+            uow, caller, n.notification_id, DecisionRequested(code),
             partnership=the_reference_partnership(), now=RECEIVED + timedelta(minutes=9),
             correlation_id="c", path="/p",
         )  # fmt: skip

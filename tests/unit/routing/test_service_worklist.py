@@ -44,7 +44,7 @@ async def test_counts_per_status_ignore_the_status_filter_and_the_position_is_th
     )
 
     assert [s.notification_id for s in page.notifications] == [first.notification_id]
-    assert page.counts == {"new": 1, "acknowledged": 1}
+    assert page.counts == {"new": 1, "acknowledged": 1, "escalated": 0, "decided": 0}
     assert page.stream_position == await inbox.newest_position(uow) > 0
 
 
