@@ -81,17 +81,14 @@ def recipient_view(
     """One recipient as routed, with the newest progress known of its notification."""
     base = RecipientView.model_validate(routed)
     if progress is None:
-        return base.model_copy(
-            update={
-                "overdue": is_overdue(
-                    acknowledge_by=base.acknowledge_by,
-                    decide_by=base.decide_by,
-                    acknowledged_at=None,
-                    decided_at=None,
-                    now=now,
-                )
-            }
+        overdue = is_overdue(
+            acknowledge_by=base.acknowledge_by,
+            decide_by=base.decide_by,
+            acknowledged_at=None,
+            decided_at=None,
+            now=now,
         )
+        return base.model_copy(update={"overdue": overdue})
     # Routing's latest change knows the deadlines at least as well as the routing did.
     acknowledge_by = progress.acknowledge_by
     decide_by = progress.decide_by or base.decide_by
