@@ -33,6 +33,7 @@ FLASHES = {
     "assigned": "The assignment is recorded.",
 }
 DECISION_ERROR = "Choose one of the decisions in the list: that is not one your agency records."
+ASSIGNEE_ERROR = "Enter your colleague's name as they sign in with it."
 
 
 @router.get("/inbox")
@@ -168,7 +169,7 @@ async def assign(
     try:
         body = AssignmentRequest(assignee=values["assignee"])
     except ValidationError:
-        errors = {"assignee": "Enter your colleague's name as they sign in with it."}
+        errors = {"assignee": ASSIGNEE_ERROR}
         return await _refused(request, context, session, notification_id, values, errors)
     return await _casework(request, context, session, notification_id, "assign", body, values)
 
@@ -189,7 +190,7 @@ async def _casework(
         if action == "decision":
             errors = {"decision": DECISION_ERROR} if "decision" in errors or not errors else errors
         else:
-            errors = {"assignee": refused.detail or "Check the name."}
+            errors = {"assignee": ASSIGNEE_ERROR}
         return await _refused(request, context, session, notification_id, values, errors)
     done = "decided" if action == "decision" else "assigned"
     return RedirectResponse(f"/inbox/{notification_id}?{done}=1", status_code=303)

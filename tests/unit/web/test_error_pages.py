@@ -177,3 +177,25 @@ async def test_a_decision_code_routing_refuses_shows_the_field_error_on_the_form
     assert 'aria-invalid="true" aria-describedby="decision-error"' in answer.text
     assert "Choose one of the decisions in the list" in answer.text
     assert ">Because.</textarea>" in answer.text
+
+
+async def test_a_colleagues_name_that_cannot_be_one_shows_the_field_error(
+    signing_key_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    app = web_app(signing_key_path)
+    posted: list[httpx.Request] = []
+
+    def routing(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posted.append(request)
+        return httpx.Response(200, json=a_notification_answer())
+
+    routing_answers(app, routing)
+    token = a_caseworker(signing_key)
+    async with browser(app, token) as client:
+        answer = await client.post(f"/inbox/{NOTIFICATION}/assign",
+                                   data={"csrf": csrf_token(token), "assignee": "   "})  # fmt: skip
+    assert answer.status_code == 422
+    assert posted == []
+    assert 'id="assignee-error"' in answer.text
+    assert "Enter your colleague&#39;s name" in answer.text

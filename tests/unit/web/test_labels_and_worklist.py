@@ -11,6 +11,7 @@ import pytest
 from schemas.v1 import NotificationKind, NotificationStatus, NotificationView, Severity
 from schemas.v1.api import ChildSummary
 from services.web import labels, notification_page, worklist
+from services.web.context import make_templates
 from services.web.session import local_path
 from services.web.settings import WebSettings
 from tests.builders import RECEIVED
@@ -148,3 +149,20 @@ def test_only_local_paths_are_returned_to_after_signing_in(
 
 def test_the_upstream_timeout_is_five_seconds_unless_set() -> None:
     assert WebSettings().upstream_timeout == 5.0
+
+
+def test_a_row_marks_overdue_by_words_and_an_icon_and_names_the_agencies() -> None:
+    row = worklist.summary_of(a_view(overdue=True, missed_by_agency="nm-school-oakfield"))
+    names = {"nm-hospital-ed": "Northmoor General Hospital", "nm-school-oakfield": "Oakfield"}
+    html = (
+        make_templates()
+        .env.get_template("_row.html")
+        .render(n=row, agency_name=lambda agency: names.get(agency, agency), matches=True)
+    )
+    assert 'class="is-overdue"' in html
+    assert "</svg>Overdue</span>" in html
+    assert 'data-overdue="true"' in html
+    assert "Ava Stone, aged 7" in html
+    assert "missed by Oakfield" in html
+    assert "Northmoor General Hospital" in html
+    assert "nm-" not in html.split('data-matches="true"', 1)[1]
