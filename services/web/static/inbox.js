@@ -42,6 +42,12 @@
       status.textContent = "Live: new notifications and changes appear here as they happen.";
     });
     source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gives up when the answer is not a stream, e.g. a sign-in page.
+        document.body.dataset.live = "stopped";
+        status.textContent = "Live updates stopped (your session may have expired): reload the page.";
+        return;
+      }
       document.body.dataset.live = "reconnecting";
       status.textContent = "Live updates interrupted; reconnecting…";
     });
