@@ -1,4 +1,4 @@
-"""Builds the web process: server-rendered pages over routing's and audit's HTTP APIs."""
+"""Builds the web process: server-rendered pages over intake's, routing's and audit's APIs."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.common.http import health_router, install_middleware
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import configure_logging
 from services.partnership import load_partnership
-from services.web.context import HERE, WebContext, make_templates, web
+from services.web.context import HERE, WebContext, make_templates
+from services.web.errors import install_error_pages
 from services.web.pages import router
-from services.web.session import COOKIE, Forbidden, SignInRequired, token_verifier
+from services.web.session import token_verifier
 from services.web.settings import WebSettings
-from services.web.upstream import Upstream, UpstreamError
+from services.web.upstream import Upstream
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
 
 
 def build_app(settings: WebSettings | None = None) -> FastAPI:
-    """The web app; it holds no data and calls routing and audit as the signed-in person."""
+    """The web app; it holds no data and calls the services as the signed-in person."""
     settings = settings or WebSettings()
     configure_logging("web", settings.log_level)
     signing_key = (
@@ -41,13 +41,19 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if settings.jwt_signing_key_path
         else None
     )
+    partnership = load_partnership(settings.partnership_path)
     context = WebContext(
         settings=settings,
-        partnership=load_partnership(settings.partnership_path),
+        partnership=partnership,
         verifier=token_verifier(settings),
         signing_key=signing_key,
-        templates=make_templates(),
-        upstream=Upstream(settings.routing_url, settings.audit_url),
+        templates=make_templates(partnership),
+        upstream=Upstream(
+            intake_url=settings.intake_url,
+            routing_url=settings.routing_url,
+            audit_url=settings.audit_url,
+            timeout=settings.upstream_timeout,
+        ),
     )
 
     @asynccontextmanager
@@ -71,29 +77,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(request: Request, error: SignInRequired) -> Response:
-        if context.signing_key is not None:
-            response: Response = RedirectResponse("/login", status_code=303)
-        else:
-            response = error_page(request, 401, "Sign in through your organisation first.")
-        response.delete_cookie(COOKIE, path="/")
-        return response
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, error: Forbidden) -> Response:
-        return error_page(request, 403, "The form came from elsewhere or has expired.")
-
-    @app.exception_handler(UpstreamError)
-    async def _upstream(request: Request, error: UpstreamError) -> Response:
-        if error.status == 401:
-            return await _sign_in(request, SignInRequired())
-        messages = {
-            403: "Your role may not see this page.",
-            404: "There is no such notification for your agency.",
-        }
-        status = error.status if error.status in (403, 404, 422) else 502
-        return error_page(request, status, messages.get(error.status, error.detail))
+    install_error_pages(app, context)
 
     async def upstreams_ready() -> dict[str, bool]:
         async def answers(url: str) -> bool:
@@ -103,6 +87,7 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
             except httpx.HTTPError:
                 return False
 
+        # Intake only serves "Concerns we raised": the inbox works without it.
         return {
             "routing": await answers(settings.routing_url),
             "audit": await answers(settings.audit_url),
@@ -113,17 +98,6 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     return app
-
-
-def error_page(request: Request, status: int, message: str) -> Response:
-    """A page explaining what went wrong."""
-    titles = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 422: "Check the request"}
-    return web(request).templates.TemplateResponse(
-        request,
-        "error.html",
-        {"title": titles.get(status, "Something went wrong"), "message": message, "session": None},
-        status_code=status,
-    )
 
 
 def main() -> None:

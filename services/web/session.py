@@ -35,7 +35,11 @@ class Session:
 
 
 class SignInRequired(Exception):
-    """No valid token came with the request."""
+    """No valid token came with the request (`expired`: one came, but no longer holds)."""
+
+    def __init__(self, *, expired: bool = False) -> None:
+        super().__init__("expired" if expired else "no session")
+        self.expired = expired
 
 
 class Forbidden(Exception):
@@ -75,7 +79,27 @@ def current_session(request: Request) -> Session:
     try:
         return Session(token=token, caller=verifier.verify(token))
     except AuthError as error:
-        raise SignInRequired from error
+        raise SignInRequired(expired=True) from error
+
+
+def optional_session(request: Request) -> Session | None:
+    """The signed-in session, if there is a valid one (error pages keep the navigation)."""
+    try:
+        return current_session(request)
+    except SignInRequired:
+        return None
+
+
+def local_path(value: str | None) -> str | None:
+    """A path on this site to return to after signing in; None for anything else."""
+    if not value or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
 
 
 async def form_fields(request: Request) -> dict[str, str]:

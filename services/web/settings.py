@@ -11,14 +11,18 @@ from services.partnership.settings import PartnershipSettings
 
 
 class WebSettings(PartnershipSettings):
-    """Where routing and audit answer, how tokens are checked, and whether dev login is on."""
+    """Where intake, routing and audit answer, how tokens are checked, whether dev login is on."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8004, validation_alias=AliasChoices("port", "WEB_PORT"))
+    intake_url: str = Field(default="http://127.0.0.1:8001", description="INTAKE_URL")
     routing_url: str = Field(default="http://127.0.0.1:8002", description="ROUTING_URL")
     audit_url: str = Field(default="http://127.0.0.1:8003", description="AUDIT_URL")
+    upstream_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for intake, routing or audit to answer."
+    )
 
     jwt_public_key_path: Path | None = Field(
         default=None, description="PEM public key that signs bearer tokens (local stack)."

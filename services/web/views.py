@@ -26,6 +26,8 @@ ACTION_LABELS = {
     "notification.listed": "Listed",
     "notification.viewed": "Viewed",
     "notification.acknowledged": "Acknowledged",
+    "notification.assigned": "Assigned",
+    "notification.decided": "Decided",
     "notification.escalated": "Escalated",
     "access.denied": "Access denied",
     "audit.queried": "Audit queried",

@@ -14,8 +14,10 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+import yaml
 
 from services.common.keys import public_key_path
+from services.partnership import default_partnership_path
 from tests.infrastructure import free_port
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -28,6 +30,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# A low concern goes unacknowledged past its deadline within seconds, so the worklist's
+# overdue rows and the escalations that follow can be seen without waiting three days.
+LOW_ACK_WITHIN = "PT3S"
 HOW_TO_GET_CHROMIUM = (
     f"Browser tests need Chromium at {CHROMIUM} and the Python package playwright. "
     "Install them with: apt-get update && apt-get install -y chromium; "
@@ -79,8 +84,21 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
+def browser_partnership(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference partnership, but a low concern is overdue after a few seconds."""
+    policy = yaml.safe_load(default_partnership_path().read_text())
+    policy["ack_within"]["low"] = LOW_ACK_WITHIN
+    path = tmp_path_factory.mktemp("partnership") / "browser-partnership.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
 def stack(
-    service_environment: dict[str, str], signing_key_path: Path, audit_key_path: Path
+    service_environment: dict[str, str],
+    signing_key_path: Path,
+    audit_key_path: Path,
+    browser_partnership: Path,
 ) -> Iterator[Stack]:
     """Intake, routing, audit and the web pages, each on a real port (a browser needs one)."""
     from services.audit.app import build_app as build_audit
@@ -93,18 +111,22 @@ def stack(
     from services.web.settings import WebSettings
 
     started: list[Running] = []
+    environment = {**service_environment, "partnership_path": str(browser_partnership)}
     try:
         for name, app in (
-            ("intake", build_intake(IntakeSettings(**service_environment))),
-            ("routing", build_routing(RoutingSettings(**service_environment))),
-            ("audit", build_audit(AuditSettings(**service_environment,
+            ("intake", build_intake(IntakeSettings(**environment))),
+            ("routing", build_routing(RoutingSettings(**environment,
+                                                      escalation_interval_seconds=1))),
+            ("audit", build_audit(AuditSettings(**environment,
                                                 audit_signing_key_path=audit_key_path))),
         ):  # fmt: skip
             started.append(serve(app, name))
         intake, routing, audit = (s.url for s in started)
         web_settings = WebSettings(
+            intake_url=intake,
             routing_url=routing,
             audit_url=audit,
+            partnership_path=browser_partnership,
             jwt_public_key_path=public_key_path(signing_key_path),
             jwt_signing_key_path=signing_key_path,
         )
