@@ -18,13 +18,18 @@ from services.web.session import Session
 from services.web.upstream import UpstreamError
 
 router = APIRouter(include_in_schema=False)
+
+# An agency's auditor sees its own agency's entries; a partnership auditor sees them all
+# (audit scopes every answer; the pages only decide who may ask).
+AUDITORS = (Role.AUDITOR, Role.PARTNERSHIP_AUDITOR)
+
 EXPORT_PAGE = 1000
 
 
 @router.get("/audit")
 async def audit_search(request: Request, context: WebDep, session: SessionDep) -> Response:
     """Search the audit log by concern, person, agency, action and time."""
-    need(session, Role.AUDITOR)
+    need(session, *AUDITORS)
     query = dict(request.query_params)
     filters = views.search_filters(query)
     rows: list[views.AuditRow] = []
@@ -54,7 +59,7 @@ async def audit_trail(
     concern_id: UUID, request: Request, context: WebDep, session: SessionDep
 ) -> Response:
     """Everything recorded about one concern, as a timeline."""
-    need(session, Role.AUDITOR)
+    need(session, *AUDITORS)
     trail = await context.upstream.call(context.upstream.audit, "GET",
                                         f"/v1/audit/concerns/{concern_id}/trail",
                                         answer=ConcernTrail, token=session.token,
@@ -66,7 +71,7 @@ async def audit_trail(
 @router.get("/audit/integrity")
 async def audit_integrity(request: Request, context: WebDep, session: SessionDep) -> Response:
     """Whether the log recomputes, and the latest signed tree head."""
-    need(session, Role.AUDITOR)
+    need(session, *AUDITORS)
     verdict = await context.upstream.call(context.upstream.audit, "GET", "/v1/audit/verify",
                                           answer=Verification, token=session.token,
                                           correlation_id=correlation(request))  # fmt: skip
@@ -77,7 +82,7 @@ async def audit_integrity(request: Request, context: WebDep, session: SessionDep
 @router.get("/audit/export")
 async def audit_export(request: Request, context: WebDep, session: SessionDep) -> Response:
     """Every entry matching the filters, as CSV or JSON, fetched page by page."""
-    need(session, Role.AUDITOR)
+    need(session, *AUDITORS)
     filters = views.search_filters(dict(request.query_params))
     as_json = request.query_params.get("format") == "json"
     first = await _export_page(context, session, filters, cursor="0")

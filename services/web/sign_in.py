@@ -31,7 +31,9 @@ async def home(request: Request) -> Response:
         session = current_session(request)
     except SignInRequired:
         return RedirectResponse("/login", status_code=303)
-    target = "/audit" if session.caller.role is Role.AUDITOR else "/inbox"
+    target = (
+        "/audit" if session.caller.role in (Role.AUDITOR, Role.PARTNERSHIP_AUDITOR) else "/inbox"
+    )
     return RedirectResponse(target, status_code=303)
 
 
