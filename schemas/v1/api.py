@@ -180,6 +180,10 @@ class NotificationView(_View):
     severity: Severity
     source_agency: str
     received_at: datetime
+    occurred_at: datetime | None = Field(default=None, description="The incident date.")
+    source_reference: str | None = Field(
+        default=None, description="The raising agency's own reference for the concern."
+    )
     reasons: list[str]
     policy_version: str
     acknowledge_by: datetime

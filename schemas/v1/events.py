@@ -108,6 +108,12 @@ class NotificationRoutedPayload(_Payload):
     category: Category
     severity: Severity
     received_at: datetime
+    occurred_at: datetime | None = Field(
+        default=None, description="When what the concern describes happened (the incident date)."
+    )
+    source_reference: str | None = Field(
+        default=None, description="The raising agency's own reference, to quote when calling it."
+    )
     reasons: list[str] = Field(description="Ids of every rule that sent it (or `fallback`).")
     policy_version: str
     acknowledge_by: datetime = Field(description="Deadline for acknowledgement before escalation.")

@@ -39,6 +39,8 @@ class ConcernEnvelope:
     category: Category
     severity: Severity
     received_at: datetime
+    occurred_at: datetime | None = None
+    source_reference: str | None = None
 
     @classmethod
     def of_received(cls, received: ConcernReceivedPayload) -> ConcernEnvelope:
@@ -49,6 +51,8 @@ class ConcernEnvelope:
             category=received.concern.category,
             severity=received.concern.severity,
             received_at=received.received_at,
+            occurred_at=received.concern.occurred_at,
+            source_reference=received.concern.source_reference,
         )
 
     @classmethod
@@ -60,6 +64,8 @@ class ConcernEnvelope:
             category=notification.category,
             severity=notification.severity,
             received_at=notification.received_at,
+            occurred_at=notification.occurred_at,
+            source_reference=notification.source_reference,
         )
 
 
@@ -113,6 +119,8 @@ def build_notification(
         category=envelope.category,
         severity=envelope.severity,
         received_at=envelope.received_at,
+        occurred_at=envelope.occurred_at,
+        source_reference=envelope.source_reference,
         reasons=list(reasons),
         policy_version=policy_version,
         acknowledge_by=acknowledge_by,

@@ -144,6 +144,8 @@ def detail(
         severity=n.severity,
         source_agency=n.source_agency,
         received_at=n.received_at,
+        occurred_at=n.occurred_at,
+        source_reference=n.source_reference,
         reasons=n.reasons,
         policy_version=n.policy_version,
         acknowledge_by=n.acknowledge_by,

@@ -11,6 +11,8 @@ from services.web.labels import day
 
 def incident_at(notification: NotificationView) -> datetime | None:
     """When it happened, if the notification carries it (a chronology names each concern's)."""
+    if notification.occurred_at is not None:
+        return notification.occurred_at
     for entry in notification.chronology or []:
         if entry.concern_id == notification.concern_id:
             return entry.occurred_at

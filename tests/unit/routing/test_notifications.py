@@ -39,6 +39,9 @@ def test_every_kind_carries_the_concerns_envelope_and_only_its_disclosure() -> N
         assert (n.kind, n.recipient_agency, n.reasons) == (kind, "nm-school-oakfield", ["why"])
         assert n.disclosed_fields == school.disclosed_fields
         assert "narrative" not in n.concern.model_dump(exclude_unset=True)
+        # The incident date and the sender's reference travel with the envelope, to every kind.
+        assert n.occurred_at == received.concern.occurred_at
+        assert n.source_reference == received.concern.source_reference
 
 
 def test_concern_notification_ids_derive_from_the_concern_and_agency() -> None:
