@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusPage, ConcernStatusView, ConcernSubmission
 from services.common.auth import CallerDep
-from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
+from services.common.openapi_docs import problem_media_types as problem_media_types
+from services.common.problems import FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
 from services.intake import service
 from services.intake.accept import Accepted
@@ -19,36 +20,6 @@ from services.intake.deps import PartnershipDep, UowDep
 from services.intake.policy import Resubmission
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
-
-
-_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
-
-
-def problem_media_types(app: FastAPI) -> None:
-    """Document every problem answer as application/problem+json only, as it is sent."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    responses = operation.get("responses", {})
-                    if _FASTAPI_422 in str(responses.get("422")):
-                        # FastAPI's own 422 shape is never sent (ours is a Problem), and a
-                        # string path parameter cannot fail validation anyway.
-                        del responses["422"]
-                    for response in responses.values():
-                        content = response.get("content", {})
-                        if PROBLEM in content and "application/json" in content:
-                            content[PROBLEM] = content.pop("application/json")
-            components = schema.get("components", {}).get("schemas", {})
-            if _FASTAPI_422 not in str(schema.get("paths")):
-                components.pop("HTTPValidationError", None)
-                components.pop("ValidationError", None)
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def require_json(request: Request) -> None:

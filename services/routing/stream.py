@@ -20,7 +20,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from services.common.auth import CallerDep, require_role
 from services.common.runtime import RuntimeDep
 from services.routing import inbox, views
-from services.routing.api import COMMON, READERS, view
+from services.routing.api import COMMON, MAX_POSITION, READERS, view
 from services.routing.inbox import StreamItem
 from services.routing.unit_of_work import routing_unit_of_work
 
@@ -39,11 +39,14 @@ async def stream_notifications(
     service: RuntimeDep,
     request: Request,
     concern_id: UUID | None = None,
-    limit: Annotated[int | None, Query(ge=1, description="Close after this many.")] = None,
-    after: Annotated[
-        int | None, Query(ge=0, description="Resume after this event id (a list's position).")
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="Close after this many.")
     ] = None,
-    last_event_id: Annotated[int | None, Header(ge=0)] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_POSITION, description="Resume after this event id (a list's position)."),
+    ] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_POSITION)] = None,
 ) -> EventSourceResponse:
     """The caller's agency's new notifications and changes as Server-Sent Events; audited.
 
