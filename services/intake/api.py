@@ -20,6 +20,7 @@ from services.intake.deps import PartnershipDep, UowDep
 from services.intake.policy import Resubmission
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
+CONCERN_ID_LENGTH = 36
 
 
 async def require_json(request: Request) -> None:
@@ -106,13 +107,17 @@ async def submit_concern(
     },
 )
 async def get_concern(
-    concern_id: Annotated[str, Path(description="The id intake gave the concern (a UUID).")],
+    concern_id: Annotated[
+        str, Path(description="The id intake gave the concern (a UUID, 36 characters).")
+    ],
     caller: CallerDep,
     uow: UowDep,
 ) -> ConcernStatusView:
     """A concern's status and how far each recipient has got (the agency that raised it only)."""
     # A malformed id names no concern: 404 like any other, not a validation error.
     try:
+        if len(concern_id) > CONCERN_ID_LENGTH:
+            raise ValueError("longer than a UUID")
         wanted = UUID(concern_id)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.") from None
