@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from deploy.local.stack import LocalStack
 
-SERVICE_NAMES = ("intake", "routing", "audit", "web")
+SERVICE_NAMES = ("intake", "routing", "audit", "web", "delivery")
+ROLES = ("agency_system", "caseworker", "auditor", "delivery_admin")
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
@@ -92,6 +93,12 @@ def _build_service(name: str, port: int | None) -> tuple[FastAPI, str, int]:
 
         audit = AuditSettings(**overrides)
         return build_audit(audit), audit.host, audit.port
+    if name == "delivery":
+        from services.delivery.app import build_app as build_delivery
+        from services.delivery.settings import DeliverySettings
+
+        delivery = DeliverySettings(**overrides)
+        return build_delivery(delivery), delivery.host, delivery.port
     from services.web.app import build_app as build_web
     from services.web.settings import WebSettings
 
@@ -168,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help=cmd_token.__doc__)
     token.add_argument("--agency", required=True)
-    token.add_argument("--role", required=True, choices=["agency_system", "caseworker", "auditor"])
+    token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--subject", required=True)
     token.add_argument("--minutes", type=int, default=480, help="lifetime (default 8 hours)")
     token.set_defaults(func=cmd_token)

@@ -23,6 +23,11 @@ class AuditAction(StrEnum):
     NOTIFICATION_ASSIGNED = "notification.assigned"
     NOTIFICATION_DECIDED = "notification.decided"
     NOTIFICATION_ESCALATED = "notification.escalated"
+    DELIVERY_ATTEMPTED = "delivery.attempted"
+    DELIVERY_SUCCEEDED = "delivery.succeeded"
+    DELIVERY_FAILED = "delivery.failed"
+    DELIVERY_DEAD_LETTERED = "delivery.dead_lettered"
+    DELIVERY_REDELIVERED = "delivery.redelivered"
     ACCESS_DENIED = "access.denied"
     AUDIT_QUERIED = "audit.queried"
 

@@ -28,6 +28,7 @@ class Role(StrEnum):
     AGENCY_SYSTEM = "agency_system"
     CASEWORKER = "caseworker"
     AUDITOR = "auditor"
+    DELIVERY_ADMIN = "delivery_admin"
 
 
 class Caller(BaseModel):
