@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,10 +32,12 @@ class RetrySchedule:
     def ceiling(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt, before jitter."""
         exponent = max(attempts - 1, 0)
-        # Past the cap the power only grows; stop multiplying before it overflows a float.
-        if self.first * self.factor ** min(exponent, 64) >= self.longest:
+        if self.factor <= 1 or self.first >= self.longest:
+            return min(self.first, self.longest)
+        # Compared as exponents: the wait itself would overflow long before attempts run out.
+        if exponent >= math.log(self.longest / self.first, self.factor):
             return self.longest
-        return self.first * self.factor**exponent
+        return min(self.first * self.factor**exponent, self.longest)
 
     def wait(self, attempts: int, draw: float) -> timedelta:
         """The jittered wait after the `attempts`-th failure; `draw` is uniform in [0, 1)."""

@@ -44,6 +44,8 @@ def _webhook_url(value: str) -> str:
 
 
 def _env_name(value: str) -> str:
+    if value.startswith("whsec_"):
+        raise ValueError("that is a secret: give the NAME of the variable that holds it")
     if not ENV_NAME.match(value):
         raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
     return value
