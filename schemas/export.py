@@ -19,6 +19,7 @@ from schemas.v1 import (
     NotificationRouted,
     NotificationView,
 )
+from schemas.v1.delivery import DeliveredNotification, DeliveryPage, DeliveryView
 
 MODELS: dict[str, type[BaseModel]] = {
     "concern-submission": ConcernSubmission,
@@ -31,15 +32,20 @@ MODELS: dict[str, type[BaseModel]] = {
     "event-concern-routed": ConcernRouted,
     "event-notification-routed": NotificationRouted,
     "event-audit": AuditEvent,
+    "delivered-notification": DeliveredNotification,
+    "delivery": DeliveryView,
+    "delivery-page": DeliveryPage,
 }
 
 
 def asyncapi_document() -> str:
-    """The AsyncAPI 3.0 document of intake, routing and audit together (JSON)."""
+    """The AsyncAPI 3.0 document of intake, routing, audit and delivery together (JSON)."""
     from faststream.specification import AsyncAPI
 
     from services.audit.app import build_app as audit_app
     from services.audit.settings import AuditSettings
+    from services.delivery.app import build_app as delivery_app
+    from services.delivery.settings import DeliverySettings
     from services.intake.app import build_app as intake_app
     from services.intake.settings import IntakeSettings
     from services.routing.app import build_app as routing_app
@@ -51,13 +57,17 @@ def asyncapi_document() -> str:
         intake_app(IntakeSettings(database_url=placeholder)).state.runtime.broker,
         routing_app(RoutingSettings(database_url=placeholder)).state.runtime.broker,
         audit_app(AuditSettings(database_url=placeholder)).state.runtime.broker,
+        delivery_app(DeliverySettings(database_url=placeholder)).state.runtime.broker,
     ]
     spec = AsyncAPI(
         *brokers,
         title="Safeguarding Exchange events",
         version="1.0.0",
         schema_version="3.0.0",
-        description="Events between intake, routing and audit, and for agency systems.",
+        description=(
+            "Events between intake, routing, audit and delivery, and for agency systems "
+            "(each agency's own feed is deliveries.<agency-id>)."
+        ),
     )
     document: str = spec.to_specification().to_json()
     return document

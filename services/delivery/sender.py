@@ -149,7 +149,7 @@ class DeliverySender:
         except Exception as error:
             # Left claimed: once its lease ends it is attempted again, with the same webhook-id.
             log.warning("delivery.settle_failed", delivery_id=str(delivery.delivery_id),
-                        error=type(error).__name__)  # fmt: skip
+                        error=type(getattr(error, "orig", error)).__name__)  # fmt: skip
             return
         self._observe(delivery, result, step)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,6 +101,22 @@ async def settle_attempt(
         draw=draw,
     )
     async with uow:
+        details: dict[str, object] = {
+            "http_status": result.status_code,
+            "error": result.reason,
+            "status": step.status.value,
+            "retry_at": step.next_attempt_at.isoformat() if step.next_attempt_at else None,
+        }
+        if step.disables_destination:
+            # Before this row's own update: concurrent 410s then queue on the destination's
+            # row instead of each holding a delivery the other's disabling needs (a deadlock).
+            disabled = await uow.destinations.disable(
+                delivery.key, now=now, delivery_id=delivery.delivery_id
+            )
+            # Attempts already in flight may all answer 410: only the first disables.
+            step = dataclasses.replace(step, disables_destination=disabled is not None)
+            if disabled is not None:
+                details |= {"destination_disabled": True, "deliveries_disabled": len(disabled)}
         await uow.deliveries.record_outcome(
             delivery.delivery_id,
             status=step.status,
@@ -108,17 +125,6 @@ async def settle_attempt(
             last_error=result.reason,
             delivered_at=now if step.status is DeliveryStatus.DELIVERED else None,
         )
-        details: dict[str, object] = {
-            "http_status": result.status_code,
-            "error": result.reason,
-            "status": step.status.value,
-            "retry_at": step.next_attempt_at.isoformat() if step.next_attempt_at else None,
-        }
-        if step.disables_destination:
-            disabled = await uow.destinations.disable(
-                delivery.key, now=now, delivery_id=delivery.delivery_id
-            )
-            details |= {"destination_disabled": True, "deliveries_disabled": len(disabled) + 1}
         await uow.outbox.add(
             [delivery_audit(delivery, action, details=details) for action in step.actions]
         )

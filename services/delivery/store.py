@@ -221,14 +221,17 @@ async def make_due(session: AsyncSession, delivery_ids: Sequence[UUID], *, now: 
 
 async def disable_destination(
     session: AsyncSession, key: DestinationKey, *, now: datetime, delivery_id: UUID
-) -> list[UUID]:
-    """Mark a destination gone and its pending deliveries disabled; the ids disabled."""
-    await session.execute(
+) -> list[UUID] | None:
+    """Mark a destination gone and its pending deliveries disabled; the ids disabled, or None
+    if it was disabled already."""
+    newly = await session.execute(
         pg_insert(disabled_destinations)
         .values(agency=key.agency, destination=key.destination, disabled_at=now,
                 delivery_id=delivery_id)
         .on_conflict_do_nothing()
+        .returning(disabled_destinations.c.agency)
     )  # fmt: skip
+    first = newly.first() is not None
     disabled = await session.execute(
         update(deliveries)
         .where(
@@ -239,7 +242,8 @@ async def disable_destination(
         .values(status=DeliveryStatus.DISABLED.value)
         .returning(deliveries.c.delivery_id)
     )
-    return list(disabled.scalars())
+    ids = list(disabled.scalars())
+    return ids if first else None
 
 
 async def enable_destination(session: AsyncSession, key: DestinationKey) -> list[UUID]:

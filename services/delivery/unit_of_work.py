@@ -66,8 +66,11 @@ class Destinations(Protocol):
     async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
         """Which of these are disabled."""
 
-    async def disable(self, key: DestinationKey, *, now: datetime, delivery_id: UUID) -> list[UUID]:
-        """Disable a destination and its pending deliveries; the ids disabled."""
+    async def disable(
+        self, key: DestinationKey, *, now: datetime, delivery_id: UUID
+    ) -> list[UUID] | None:
+        """Disable a destination and its pending deliveries; the ids disabled (None if it was
+        disabled already)."""
 
     async def enable(self, key: DestinationKey) -> list[UUID]:
         """Take a destination back; the ids of its disabled deliveries."""
@@ -156,8 +159,10 @@ class SqlDestinations:
         """Which of these are disabled."""
         return await store.disabled_among(self._session, keys)
 
-    async def disable(self, key: DestinationKey, *, now: datetime, delivery_id: UUID) -> list[UUID]:
-        """Disable it and its pending deliveries."""
+    async def disable(
+        self, key: DestinationKey, *, now: datetime, delivery_id: UUID
+    ) -> list[UUID] | None:
+        """Disable it and its pending deliveries (None if it was already)."""
         return await store.disable_destination(self._session, key, now=now, delivery_id=delivery_id)
 
     async def enable(self, key: DestinationKey) -> list[UUID]:

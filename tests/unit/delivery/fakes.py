@@ -117,8 +117,11 @@ class FakeDestinations:
     async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
         return keys & set(self._uow.state.disabled)
 
-    async def disable(self, key: DestinationKey, *, now: datetime, delivery_id: UUID) -> list[UUID]:
+    async def disable(
+        self, key: DestinationKey, *, now: datetime, delivery_id: UUID
+    ) -> list[UUID] | None:
         state = self._uow.state
+        first = key not in state.disabled
         state.disabled.setdefault(key, delivery_id)
         pending = [
             d.delivery_id
@@ -129,7 +132,7 @@ class FakeDestinations:
             state.deliveries[other] = dataclasses.replace(
                 state.deliveries[other], status=DeliveryStatus.DISABLED
             )
-        return pending
+        return pending if first else None
 
     async def enable(self, key: DestinationKey) -> list[UUID]:
         state = self._uow.state
