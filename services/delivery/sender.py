@@ -114,6 +114,8 @@ class DeliverySender:
         finally:
             for task in in_flight:
                 task.cancel()
+            # Settled or not, nothing of this loop may touch the database once it has gone.
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _idle(self, wake: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
         """Until an attempt ends, deliveries are recorded, or it is time to look again."""
