@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     delete,
+    exists,
     func,
     select,
     text,
@@ -145,6 +146,11 @@ async def claim_due(
             deliveries.c.destination == key.destination,
             deliveries.c.status == DeliveryStatus.PENDING.value,
             deliveries.c.next_attempt_at <= now,
+            # One recorded while its destination was being disabled waits for it to come back.
+            ~exists().where(
+                disabled_destinations.c.agency == key.agency,
+                disabled_destinations.c.destination == key.destination,
+            ),
         )
         .order_by(deliveries.c.next_attempt_at)
         .limit(limit)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,3 +104,15 @@ async def publish_routed(bootstrap_servers: str, events: Sequence[NotificationRo
             )
     finally:
         await producer.stop()
+
+
+async def close_within(stack: AsyncExitStack, seconds: float) -> None:
+    """Close `stack` (an app's lifespan, clients); if that hangs, show every task and fail."""
+    closing = asyncio.ensure_future(stack.aclose())
+    done, _ = await asyncio.wait({closing}, timeout=seconds)
+    if not done:
+        for task in asyncio.all_tasks():
+            print(f"--- {task.get_name()}", file=sys.stderr)
+            task.print_stack(limit=40, file=sys.stderr)
+        raise AssertionError(f"shutting the delivery service down took over {seconds:.0f} s")
+    closing.result()

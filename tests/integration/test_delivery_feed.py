@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from services.delivery.app import build_app
 from services.delivery.settings import DeliverySettings
 from services.partnership import default_partnership_path
 from tests.delivery_builders import a_routed_notification
-from tests.integration.delivery_support import publish_routed
+from tests.integration.delivery_support import close_within, publish_routed
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 FEED = "deliveries.nme-police"
@@ -52,11 +53,15 @@ async def test_the_police_records_system_reads_its_notifications_from_its_own_to
         delivery_poll_interval_seconds=0.1,
     )
     app = build_app(settings, environ={})
-    async with app.router.lifespan_context(app):
+    stack = AsyncExitStack()
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    try:
         events = [a_routed_notification("nme-police") for _ in range(5)]
         await publish_routed(service_environment["kafka_bootstrap_servers"], events)
         wanted = {str(event.event_id) for event in events}
         found = await read_feed(service_environment["kafka_bootstrap_servers"], wanted)
+    finally:
+        await close_within(stack, 60)
 
     for event in events:
         record = found[str(event.event_id)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,12 @@ from services.delivery import store
 from services.delivery.app import build_app
 from services.delivery.settings import DeliverySettings
 from tests.delivery_builders import a_routed_notification, partnership_file
-from tests.integration.delivery_support import Receiver, a_secret, publish_routed
+from tests.integration.delivery_support import (
+    Receiver,
+    a_secret,
+    close_within,
+    publish_routed,
+)
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -113,16 +119,16 @@ async def stack(
     settings = DeliverySettings(**service_environment, partnership_path=path, **SHORT_RETRIES)
     app = build_app(settings, environ={"RECEIVER_KEY": secret})
     await receiver.start()
+    stack = AsyncExitStack()
     try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://delivery"
-            ) as http,
-        ):
-            yield DeliveryStack(app, http, receiver, late, service_environment[
-                "kafka_bootstrap_servers"], service_environment["database_url"], token)  # fmt: skip
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://delivery")
+        )
+        yield DeliveryStack(app, http, receiver, late, service_environment[
+            "kafka_bootstrap_servers"], service_environment["database_url"], token)  # fmt: skip
     finally:
+        await close_within(stack, 60)
         await receiver.stop()
         await late.stop()
 

@@ -63,6 +63,7 @@ class FakeDeliveries:
                 d
                 for d in self._uow.state.deliveries.values()
                 if d.key == key
+                and key not in self._uow.state.disabled
                 and d.status is DeliveryStatus.PENDING
                 and d.next_attempt_at is not None
                 and d.next_attempt_at <= now
