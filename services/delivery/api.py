@@ -53,7 +53,7 @@ def _seq(cursor: str | None) -> int | None:
 async def list_deliveries(
     caller: CallerDep,
     uow: DeliveryUowDep,
-    agency: str | None = Query(default=None, description="The caller's own agency (default)."),
+    agency: Annotated[str | None, Query(description="The caller's own agency (default).")] = None,
     status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: str | None = None,
