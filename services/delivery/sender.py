@@ -8,7 +8,6 @@ lease longer than any attempt, so a process killed mid-attempt leaves it to be s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -127,9 +126,9 @@ class DeliverySender:
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
+            # Not awaited: a cancellation of this loop arriving meanwhile would be swallowed with
+            # the waker's own, and the loop would never stop.
             waker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waker
 
     async def _attempt(
         self, key: DestinationKey, delivery: Delivery, client: httpx.AsyncClient
