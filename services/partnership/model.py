@@ -27,6 +27,13 @@ from services.partnership.decisions import (
     decision_problems,
     for_kind,
 )
+from services.partnership.destinations import (
+    DeliveryPolicy,
+    Destination,
+    KafkaDestination,
+    WebhookDestination,
+    destination_problems,
+)
 from services.partnership.fields import AgencyKind, Count, Duration, Label, Loc, Slug
 from services.partnership.fields import Strict as _Strict
 from services.partnership.fields import repeated as _repeated
@@ -76,6 +83,9 @@ class Agency(_Strict):
     school_urn: Annotated[str, Field(pattern=r"^[0-9]{6,7}$")] | None = None
     profile: str
     fallback: StrictBool = False
+    deliveries: list[Destination] = Field(
+        default_factory=list, description="The agency's own systems that take its notifications."
+    )
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Agency:
@@ -151,6 +161,7 @@ class Partnership(_Strict):
     decisions: DecisionCodes
     working_days: WorkingCalendar = Field(default_factory=WorkingCalendar)
     decide_within: DecideWithin
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Partnership:
@@ -186,6 +197,11 @@ class Partnership(_Strict):
         if agency in set(AgencyKind):
             return AgencyKind(agency)
         raise KeyError(agency)
+
+    def destinations(self, agency_id: str) -> list[WebhookDestination | KafkaDestination]:
+        """Where an agency's own systems take its notifications (none for an unknown agency)."""
+        found = next((agency for agency in self.agencies if agency.id == agency_id), None)
+        return list(found.deliveries) if found else []
 
     def decision_codes(self, agency_id: str) -> list[DecisionCode]:
         """The decisions this agency may record, in the file's order (KeyError if unknown)."""
@@ -235,6 +251,7 @@ def _agency_problems(p: Partnership) -> list[tuple[Loc, str]]:
                     f"unknown sharing profile {agency.profile!r}; known: {known}",
                 )
             )
+        problems += destination_problems(i, agency.deliveries)
         if agency.fallback and agency not in cscs:
             problems.append(
                 (("agencies", i, "fallback"), "the fallback must be childrens_social_care")
