@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     NOTIFICATION_ASSIGNED = "notification.assigned"
     NOTIFICATION_DECIDED = "notification.decided"
     NOTIFICATION_ESCALATED = "notification.escalated"
+    RETENTION_APPLIED = "retention.applied"
     ACCESS_DENIED = "access.denied"
     RECORD_DEAD_LETTERED = "record.dead_lettered"
     AUDIT_QUERIED = "audit.queried"
