@@ -30,7 +30,9 @@ BEGIN
     END IF;
     RETURN NEW;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+"""
+ON_INSERT = f"""
 CREATE TRIGGER notifications_content_retention BEFORE INSERT ON {SCHEMA}.notifications
     FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.notification_content_retention();
 """
@@ -52,6 +54,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("content_removed_at IS NULL"),
     )
     op.execute(MARK_NEW_NOTIFICATIONS)
+    op.execute(ON_INSERT)
 
 
 def downgrade() -> None:
