@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     DELIVERY_FAILED = "delivery.failed"
     DELIVERY_DEAD_LETTERED = "delivery.dead_lettered"
     DELIVERY_REDELIVERED = "delivery.redelivered"
+    RETENTION_APPLIED = "retention.applied"
     ACCESS_DENIED = "access.denied"
     RECORD_DEAD_LETTERED = "record.dead_lettered"
     AUDIT_QUERIED = "audit.queried"

@@ -147,6 +147,18 @@ class CumulativeConcern(_Strict):
     min_source_agencies: Count
 
 
+# Three years: long enough for every deadline, escalation, revised decision and a child
+# safeguarding practice review to find what was shared as it was shared; short enough that the
+# exchange never becomes a second case record. Each agency keeps its own under its own schedule.
+DEFAULT_PERSONAL_CONTENT_RETENTION = timedelta(days=1095)
+
+
+class Retention(_Strict):
+    """How long routing keeps a concern's personal content: narrative, household, reporter."""
+
+    personal_content: Duration = DEFAULT_PERSONAL_CONTENT_RETENTION
+
+
 class Partnership(_Strict):
     """A safeguarding partnership's routing policy, as loaded from its file."""
 
@@ -162,6 +174,7 @@ class Partnership(_Strict):
     working_days: WorkingCalendar = Field(default_factory=WorkingCalendar)
     decide_within: DecideWithin
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Partnership:
