@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -80,6 +81,8 @@ class Services:
     intake: httpx.AsyncClient
     routing: httpx.AsyncClient
     audit: httpx.AsyncClient
+    # The apps themselves, for a test that runs one of a service's jobs on its runtime.
+    apps: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -108,4 +111,4 @@ async def services(
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
             )
-        yield Services(**clients)
+        yield Services(**clients, apps=apps)

@@ -11,6 +11,7 @@ from services.common.db import migrate
 from services.partnership import load_partnership
 from services.routing import api, api_casework, handlers, stream
 from services.routing.escalation import escalation_job
+from services.routing.retention_job import retention_job
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
 from services.routing.store_children import ChildIndexSecret
@@ -39,6 +40,9 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
     runtime = app.state.runtime
     runtime.background.append(
         escalation_job(runtime, partnership, interval=settings.escalation_interval_seconds)
+    )
+    runtime.background.append(
+        retention_job(runtime, partnership, interval=settings.retention_interval_seconds)
     )
     return app
 

@@ -20,6 +20,14 @@ class RoutingSettings(ServiceSettings, PartnershipSettings):
         ge=1,
         description="Open inbox streams an agency may hold at once; one more answers 429.",
     )
+    retention_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "How often concerns past the partnership's retention are looked for and their "
+            "personal content removed (RETENTION_INTERVAL_SECONDS)."
+        ),
+    )
     child_index_key: SecretStr | None = Field(
         default=None,
         description=(
