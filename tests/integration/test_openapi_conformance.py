@@ -1,9 +1,9 @@
 """Schemathesis against each service's own /openapi.json: every answer is the one documented.
 
-Each app of the `services` fixture (real Kafka and PostgreSQL) is served by uvicorn on a free
-port in the test's event loop; schemathesis runs in a thread beside it and calls it over HTTP
-with a valid bearer token, positive and negative cases, a bounded and seeded number per
-operation.
+Each app of the `services` fixture, and a delivery app of its own (real Kafka and PostgreSQL),
+is served by uvicorn on a free port in the test's event loop; schemathesis runs in a thread
+beside it and calls it over HTTP with a valid bearer token, positive and negative cases, a
+bounded and seeded number per operation.
 """
 
 from __future__ import annotations
@@ -28,8 +28,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.common.http_server import server_options
+from services.delivery.app import build_app as build_delivery
+from services.delivery.settings import DeliverySettings
+from services.partnership import default_partnership_path
 from tests.conftest import Services
 from tests.infrastructure import free_port
+from tests.integration.delivery_support import close_within
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -47,6 +51,7 @@ CALLERS = {
     "intake": ("nm-hospital-ed", "agency_system", "ed-conformance"),
     "routing": ("nm-csc", "caseworker", "sw-conformance"),
     "audit": ("nm-csc", "partnership_auditor", "ig-conformance"),
+    "delivery": ("nme-police", "delivery_admin", "da-conformance"),
 }
 
 
@@ -111,12 +116,33 @@ def failures_of(base_url: str, headers: dict[str, str]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("service", ["intake", "routing", "audit"])
+@contextlib.asynccontextmanager
+async def running_delivery(service_environment: dict[str, str]) -> AsyncIterator[Any]:
+    """Delivery on the run's Kafka and PostgreSQL (the `services` fixture has no delivery)."""
+    settings = DeliverySettings(**service_environment, partnership_path=default_partnership_path())
+    app = build_delivery(settings, environ={})
+    stack = contextlib.AsyncExitStack()
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    try:
+        yield app
+    finally:
+        await close_within(stack, 60)
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "audit", "delivery"])
 async def test_every_answer_is_the_one_the_document_gives(
-    services: Services, token: Callable[..., str], service: str
+    services: Services,
+    service_environment: dict[str, str],
+    token: Callable[..., str],
+    service: str,
 ) -> None:
     agency, role, subject = CALLERS[service]
     headers = {"Authorization": f"Bearer {token(agency, role, subject)}"}
-    async with served(app_of(getattr(services, service))) as base_url:
+    async with contextlib.AsyncExitStack() as stack:
+        if service == "delivery":
+            app = await stack.enter_async_context(running_delivery(service_environment))
+        else:
+            app = app_of(getattr(services, service))
+        base_url = await stack.enter_async_context(served(app))
         found = await asyncio.to_thread(failures_of, base_url, headers)
     assert not found, "\n\n".join(found)
