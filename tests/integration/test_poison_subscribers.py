@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -28,7 +29,13 @@ from tests.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 SOURCE = "nm-hospital-ed"
-GARBLED = b'{"type": "concern.received", "payload": '
+
+
+def poisoned(event: Any) -> bytes:
+    """The event with a concern id that is no UUID: JSON other tests' readers still parse."""
+    body = json.loads(event.model_dump_json())
+    body["payload"]["concern_id"] = "not-a-uuid"
+    return json.dumps(body).encode()
 
 
 async def dead_letters(infrastructure: Infrastructure, topic: str, key: bytes) -> list[Any]:
@@ -84,7 +91,8 @@ async def test_routing_dead_letters_a_poison_received_concern_and_routes_those_a
 ) -> None:
     key = f"poison-{uuid.uuid4().hex[:8]}".encode()
     before, after = a_received_concern(), a_received_concern()
-    sent = [before.model_dump_json().encode(), GARBLED, after.model_dump_json().encode()]
+    poison = poisoned(a_received_concern())
+    sent = [before.model_dump_json().encode(), poison, after.model_dump_json().encode()]
     for value in sent:  # one key: one partition, in this order
         await producer.send_and_wait(Topic.CONCERNS_RECEIVED.value, value, key=key)
     caseworker = bearer(token("nm-csc", "caseworker", "sw-poison"))
@@ -100,7 +108,7 @@ async def test_routing_dead_letters_a_poison_received_concern_and_routes_those_a
     await eventually(lambda: routed(after.payload.concern_id), what="the concern after")
     assert await routed(before.payload.concern_id)
     dead = await dead_lettered(infrastructure, Topic.CONCERNS_RECEIVED.value, key)
-    assert dead.value == GARBLED
+    assert dead.value == poison
     assert dict(dead.headers)["dlq-reason"].decode().startswith("ValidationError: ")
 
 
@@ -181,13 +189,19 @@ async def test_intake_dead_letters_poison_routings_and_changes_and_records_those
         csc, concern_id, NotificationChange.DECIDED, at + timedelta(minutes=1),
         acknowledged_at=at, decision="strategy_discussion", decided_at=at + timedelta(minutes=1),
     )  # fmt: skip
-    await producer.send_and_wait(Topic.CONCERNS_ROUTED.value, GARBLED, key=key)
+    poisons = {
+        Topic.CONCERNS_ROUTED.value: poisoned(routing),
+        Topic.NOTIFICATIONS_CHANGED.value: poisoned(acknowledged),
+    }
+    await producer.send_and_wait(
+        Topic.CONCERNS_ROUTED.value, poisons[Topic.CONCERNS_ROUTED.value], key=key
+    )
     await producer.send_and_wait(
         Topic.CONCERNS_ROUTED.value, routing.model_dump_json().encode(), key=key
     )
     for value in (
         acknowledged.model_dump_json().encode(),
-        GARBLED,
+        poisons[Topic.NOTIFICATIONS_CHANGED.value],
         decided.model_dump_json().encode(),
     ):
         await producer.send_and_wait(Topic.NOTIFICATIONS_CHANGED.value, value, key=key)
@@ -201,5 +215,5 @@ async def test_intake_dead_letters_poison_routings_and_changes_and_records_those
     await eventually(recorded, within=60, what="the routing and the decision after the poison")
     for topic in (Topic.CONCERNS_ROUTED.value, Topic.NOTIFICATIONS_CHANGED.value):
         dead = await dead_lettered(infrastructure, topic, key)
-        assert dead.value == GARBLED
+        assert dead.value == poisons[topic]
         assert dict(dead.headers)["dlq-reason"].decode().startswith("ValidationError: ")
