@@ -146,3 +146,22 @@ async def test_every_answer_is_the_one_the_document_gives(
         base_url = await stack.enter_async_context(served(app))
         found = await asyncio.to_thread(failures_of, base_url, headers)
     assert not found, "\n\n".join(found)
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "audit"])
+async def test_every_error_is_documented_only_as_a_problem_document(
+    services: Services, service: str
+) -> None:
+    document = (await getattr(services, service).get("/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) >= 400:
+                    assert response["content"] == {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    }, (method, path, code)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
