@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusPage, ConcernStatusView, ConcernSubmission
 from services.common.auth import CallerDep
-from services.common.openapi_docs import problem_media_types as problem_media_types
 from services.common.problems import FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
 from services.intake import service
@@ -104,6 +103,7 @@ async def submit_concern(
     responses={
         401: problem_doc("Missing, expired or forged bearer token."),
         404: problem_doc("No such concern from the caller's agency."),
+        503: problem_doc("The database is unreachable for a moment; retry."),
     },
 )
 async def get_concern(
@@ -137,6 +137,7 @@ async def get_concern(
         401: problem_doc("Missing, expired or forged bearer token."),
         403: problem_doc("The role may not list concerns."),
         422: problem_doc("The limit is not a whole number from 1 to 100."),
+        503: problem_doc("The database is unreachable for a moment; retry."),
     },
 )
 async def list_concerns(

@@ -30,7 +30,6 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         max_body=settings.max_body_bytes,
     )
     app.state.partnership = partnership
-    api.problem_media_types(app)
     return app
 
 
