@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemas.v1 import AuditEvent, TreeHeadView
 from services.audit.chain import ChainRow
 from services.common.outbox import Outbox
+from services.common.transaction import Transaction
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class MerkleTree(Protocol):
         """The leaf hashes of entries 1..tree_size, in order."""
 
 
-class AuditUnitOfWork(Protocol):
+class AuditUnitOfWork(Transaction, Protocol):
     """One transaction over the log; `async with` it again for the next one."""
 
     @property
@@ -102,17 +102,3 @@ class AuditUnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Events published once this transaction commits."""
-
-    async def __aenter__(self) -> Self:
-        """Begin a transaction."""
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Roll back whatever was not committed."""
-
-    async def commit(self) -> None:
-        """Commit everything done in this transaction."""

@@ -19,6 +19,7 @@ from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork
 from services.common.outbox import Outbox, SessionOutbox, outbox_table
 from services.common.runtime import ServiceRuntime
+from services.common.transaction import Transaction
 from services.delivery import store
 from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery
 
@@ -76,24 +77,12 @@ class Destinations(Protocol):
         """Take a destination back; the ids of its disabled deliveries."""
 
 
-class DeliveryUnitOfWork(Protocol):
+class DeliveryUnitOfWork(Transaction, Protocol):
     """One transaction over delivery's repositories and its outbox."""
 
     deliveries: Deliveries
     destinations: Destinations
     outbox: Outbox
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None:
-        """Commit everything done in this unit of work."""
 
 
 class SqlDeliveries:

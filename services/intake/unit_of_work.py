@@ -19,6 +19,7 @@ from services.common.outbox import (
     SessionProcessedEvents,
 )
 from services.common.runtime import ServiceRuntime
+from services.common.transaction import Transaction
 from services.intake import store, store_progress
 from services.intake.model import (
     NewSubmission,
@@ -69,7 +70,7 @@ class Progress(Protocol):
         """The newest known state of every notification of these concerns."""
 
 
-class IntakeUnitOfWork(Protocol):
+class IntakeUnitOfWork(Transaction, Protocol):
     """One use case's changes to intake's state: kept on commit, else dropped on exit."""
 
     @property
@@ -87,20 +88,6 @@ class IntakeUnitOfWork(Protocol):
     @property
     def processed(self) -> ProcessedEvents:
         """The ids of the events intake has handled."""
-
-    async def __aenter__(self) -> Self:
-        """Start the unit of work."""
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """End it; whatever was not committed is dropped."""
-
-    async def commit(self) -> None:
-        """Keep everything done in this unit of work."""
 
 
 class PostgresSubmissions:

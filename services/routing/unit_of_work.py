@@ -27,6 +27,7 @@ from services.common.outbox import (
     processed_events_table,
 )
 from services.common.runtime import ServiceRuntime
+from services.common.transaction import Transaction
 from services.routing import store, store_casework, store_children
 from services.routing.repositories import ChangeLog, Decisions, SqlChangeLog, SqlDecisions
 from services.routing.routing import IndexedChild
@@ -94,7 +95,7 @@ class ChildIndex(Protocol):
         """The child each of these concerns is about, by concern id."""
 
 
-class RoutingUnitOfWork(Protocol):
+class RoutingUnitOfWork(Transaction, Protocol):
     """One transaction over routing's repositories, its outbox and its processed events."""
 
     notifications: Notifications
@@ -104,18 +105,6 @@ class RoutingUnitOfWork(Protocol):
     changes: ChangeLog
     outbox: Outbox
     processed: ProcessedEvents
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None:
-        """Commit everything done in this unit of work."""
 
 
 class SqlNotifications:
