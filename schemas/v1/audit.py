@@ -26,6 +26,7 @@ class AuditAction(StrEnum):
     ACCESS_DENIED = "access.denied"
     RECORD_DEAD_LETTERED = "record.dead_lettered"
     AUDIT_QUERIED = "audit.queried"
+    POLICY_APPLIED = "policy.applied"
 
 
 class Actor(BaseModel):

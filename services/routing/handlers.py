@@ -12,13 +12,13 @@ from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationR
 from schemas.v1.events import NotificationChanged
 from services.common.kafka import batch_of, declare_publications
 from services.common.runtime import ServiceRuntime
-from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing import service
 from services.routing.store_children import ChildIndexSecret
 from services.routing.unit_of_work import routing_unit_of_work
 
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-PartnershipContext = Annotated[Partnership, Context("partnership")]
+HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 ChildIndexContext = Annotated[ChildIndexSecret, Context("child_index")]
 GROUP = "routing"
 # A batch is one transaction: larger batches cost fewer round trips per concern, smaller ones
@@ -30,14 +30,15 @@ BATCH_WAIT_MS = 20
 async def on_concerns_received(
     events: list[ConcernReceived],
     runtime: RuntimeContext,
-    partnership: PartnershipContext,
+    holder: HolderContext,
     child_index: ChildIndexContext,
 ) -> None:
     """Route a batch of received concerns, add each to its child's chronology, alert if due.
 
     One transaction for the batch; the outcome is the same as routing the concerns one at a time
-    in the order they came.
+    in the order they came. The partnership is read once: a batch never mixes two versions.
     """
+    partnership = holder.current
     secret = await child_index.value(runtime.sessions)
     await service.route_received_concerns(
         routing_unit_of_work(runtime),
@@ -49,11 +50,11 @@ async def on_concerns_received(
 
 
 def register(
-    runtime: ServiceRuntime, partnership: Partnership, child_index: ChildIndexSecret
+    runtime: ServiceRuntime, holder: PartnershipHolder, child_index: ChildIndexSecret
 ) -> None:
     """Subscribe routing's handlers on the runtime's broker."""
     runtime.broker.context.set_global("runtime", runtime)
-    runtime.broker.context.set_global("partnership", partnership)
+    runtime.broker.context.set_global("partnership_holder", holder)
     runtime.broker.context.set_global("child_index", child_index)
     declare_publications(
         runtime.broker,

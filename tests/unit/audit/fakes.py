@@ -11,9 +11,10 @@ from typing import Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schemas.v1 import AuditEvent, TreeHeadView
+from schemas.v1 import AuditEvent, PolicyView, TreeHeadView
 from services.audit.chain import GENESIS, ChainRow, by_event_id, seal_new
 from services.audit.merkle import MerkleAccumulator
+from services.audit.store_policies import set_policy_text_aside
 from services.audit.store_scope import CONCERN_LEVEL, concern_source, notification_recipient
 from services.audit.tree_head import tree_head
 from services.audit.unit_of_work import Entry, EntryFilters
@@ -60,6 +61,7 @@ class FakeAuditEntries:
     def __init__(self) -> None:
         self.stored: list[StoredEntry] = []
         self.pending: list[StoredEntry] = []
+        self.policies: dict[str, PolicyView] = {}
 
     def agencies(self) -> tuple[dict[object, object], dict[object, tuple[object, object]]]:
         """Concern -> source agency, notification -> (concern, recipient agency), as indexed."""
@@ -95,7 +97,21 @@ class FakeAuditEntries:
     def visible(self) -> list[StoredEntry]:
         return self.stored + self.pending
 
+    async def policy(self, version: str) -> PolicyView | None:
+        return self.policies.get(version)
+
     async def append(self, events: Sequence[AuditEvent]) -> int:
+        events, applied = set_policy_text_aside(events)
+        for policy in applied:
+            self.policies.setdefault(
+                policy.version,
+                PolicyView(
+                    version=policy.version,
+                    sha256=policy.sha256,
+                    content=policy.content,
+                    came_into_force_at=policy.came_into_force_at,
+                ),
+            )
         visible = self.visible()
         present = {stored.event.event_id for stored in visible}
         last_seq, last_hash = (
