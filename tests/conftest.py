@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 
 from services.common.auth import Role, mint_token
 from services.common.keys import load_or_create_signing_key, public_key_path
@@ -80,6 +81,8 @@ class Services:
     intake: httpx.AsyncClient
     routing: httpx.AsyncClient
     audit: httpx.AsyncClient
+    # The apps themselves, for a test that changes what one of them holds (its partnership).
+    apps: dict[str, FastAPI] = field(default_factory=dict)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -108,4 +111,4 @@ async def services(
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
             )
-        yield Services(**clients)
+        yield Services(**clients, apps=apps)

@@ -20,8 +20,8 @@ POLL_SECONDS = 3.0
 
 
 def operator_of(path: Path) -> str:
-    """Who applied the file: `<file>.operator` (written by `safeguard policy apply`), else the
-    SAFEGUARD_OPERATOR environment variable, else the service's OS user."""
+    """Who applied the file: `<file>.operator`, else $SAFEGUARD_OPERATOR, else the OS user."""
+    # `safeguard policy apply --operator` writes the sidecar file before it replaces the policy.
     sidecar = path.with_name(path.name + ".operator")
     with contextlib.suppress(OSError, UnicodeDecodeError):
         named = sidecar.read_text(encoding="utf-8").strip()
@@ -36,6 +36,30 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return found.st_mtime_ns, found.st_size
+
+
+# Every watcher of the process (a test runs several services in one) wakes on one SIGHUP.
+_WAKERS: set[asyncio.Event] = set()
+
+
+def _wake_all() -> None:
+    for wake in _WAKERS:
+        wake.set()
+
+
+def _listen(wake: asyncio.Event) -> None:
+    if not _WAKERS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # Only the main thread's loop may take signals; elsewhere the file is polled only.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _wake_all)
+    _WAKERS.add(wake)
+
+
+def _stop_listening(wake: asyncio.Event) -> None:
+    _WAKERS.discard(wake)
+    if not _WAKERS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
 
 
 async def reload_once(holder: PartnershipHolder) -> Reload:
@@ -63,28 +87,28 @@ async def watch_partnership(
     *,
     interval: float = POLL_SECONDS,
 ) -> None:
-    """Reload on SIGHUP at once, and whenever the file's mtime or size changes (checked by
-    SHA-256 before anything is applied), until cancelled; announce each version in force,
-    the first one included, retrying until the announcement succeeds."""
+    """Reload on SIGHUP or a changed file until cancelled; announce each version put in force."""
+    # The mtime and size only say when to look: the SHA-256 decides whether anything changed.
     wake = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    hooked = False
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        # Only the main thread's loop may take signals; a test's app in a thread polls only.
-        loop.add_signal_handler(signal.SIGHUP, wake.set)
-        hooked = True
+    _listen(wake)
     seen = _stamp(holder.path)
-    unannounced: PolicyVersion | None = holder.in_force
+    # Each version in force is announced, in order, even one soon replaced.
+    unannounced: list[PolicyVersion] = [holder.in_force]
     try:
         while True:
-            if unannounced is not None and on_applied is not None:
+            while unannounced and on_applied is not None:
+                pending = unannounced[0]
                 try:
-                    await on_applied(unannounced, operator_of(holder.path))
-                    unannounced = None
-                except Exception:
-                    log.exception(
-                        "partnership.announce_failed", policy_version=holder.current.policy_version
+                    await on_applied(pending, operator_of(holder.path))
+                    unannounced.pop(0)
+                except Exception as error:  # e.g. the database is away: try again next time
+                    log.warning(
+                        "partnership.announce_failed",
+                        policy_version=pending.version,
+                        error=type(error).__name__,
+                        retry_in=interval,
                     )
+                    break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=interval)
             asked, stamp = wake.is_set(), _stamp(holder.path)
@@ -92,7 +116,7 @@ async def watch_partnership(
             if asked or stamp != seen:
                 seen = stamp
                 outcome = await reload_once(holder)
-                unannounced = outcome.applied or unannounced
+                if outcome.applied is not None:
+                    unannounced.append(outcome.applied)
     finally:
-        if hooked:
-            loop.remove_signal_handler(signal.SIGHUP)
+        _stop_listening(wake)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -121,3 +123,21 @@ async def test_the_watcher_announces_the_first_version_then_each_change(policy_f
         (PartnershipHolder(default_partnership_path()).in_force.version, sha256_of(REFERENCE)),
         ("2099-01-01.1", sha256_of(changed)),
     ]
+
+
+async def test_sighup_reloads_at_once(policy_file: Path) -> None:
+    holder = PartnershipHolder(policy_file)
+    watcher = asyncio.create_task(watch_partnership(holder, interval=3600))
+    try:
+        await asyncio.sleep(0.05)
+        # Never send the signal unless the watcher took it: by default SIGHUP ends the process.
+        assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+        await asyncio.to_thread(policy_file.write_text, version_line("2099-01-02.1"), "utf-8")
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            if holder.current.policy_version == "2099-01-02.1":
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        watcher.cancel()
+    assert holder.current.policy_version == "2099-01-02.1"
