@@ -29,6 +29,11 @@ class AuditAction(StrEnum):
     POLICY_APPLIED = "policy.applied"
 
 
+# The policy.applied detail carrying the partnership file's text: audit keeps it in its policies
+# table and leaves it out of the chained entry, which names only the version and its SHA-256.
+POLICY_TEXT = "content"
+
+
 class Actor(BaseModel):
     """Who acted: a person or system from a token, or a service acting on its own."""
 

@@ -16,10 +16,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditAction, AuditEvent, PolicyView
+from schemas.v1.audit import POLICY_TEXT as CONTENT
 from services.audit.store import metadata
 
 log = structlog.get_logger()
-CONTENT = "content"
 
 policies = Table(
     "policies",

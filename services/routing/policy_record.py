@@ -7,14 +7,12 @@ from uuid import uuid4
 import structlog
 
 from schemas.v1 import Actor, AuditAction, AuditEvent, AuditEventPayload, Topic
+from schemas.v1.audit import POLICY_TEXT
 from services.common.outbox import OutboxMessage
 from services.partnership.holder import PolicyVersion
 from services.routing.unit_of_work import RoutingUnitOfWork
 
 log = structlog.get_logger()
-# The key of policy.applied details that audit stores in its policies table and leaves out of
-# the chained entry, so the entry names the version and its SHA-256 and never the rules' text.
-CONTENT = "content"
 
 
 def policy_applied(version: PolicyVersion, *, operator: str) -> AuditEvent:
@@ -30,7 +28,7 @@ def policy_applied(version: PolicyVersion, *, operator: str) -> AuditEvent:
                 "policy_version": version.version,
                 "sha256": version.sha256,
                 "service": "routing",
-                CONTENT: version.content,
+                POLICY_TEXT: version.content,
             },
         ),
     )

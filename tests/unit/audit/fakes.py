@@ -15,7 +15,12 @@ from schemas.v1 import AuditEvent, PolicyView, TreeHeadView
 from services.audit.chain import GENESIS, ChainRow, by_event_id, seal_new
 from services.audit.merkle import MerkleAccumulator
 from services.audit.store_policies import set_policy_text_aside
-from services.audit.store_scope import CONCERN_LEVEL, concern_source, notification_recipient
+from services.audit.store_scope import (
+    CONCERN_LEVEL,
+    PARTNERSHIP_LEVEL,
+    concern_source,
+    notification_recipient,
+)
 from services.audit.tree_head import tree_head
 from services.audit.unit_of_work import Entry, EntryFilters
 from tests.unit.fakes import FakeOutbox
@@ -85,6 +90,7 @@ class FakeAuditEntries:
         received = {concern for concern, to in recipients.values() if to == agency}
         return (
             p.actor.agency == agency
+            or p.action.value in PARTNERSHIP_LEVEL
             or (p.concern_id is not None and sources.get(p.concern_id) == agency)
             or (p.notification_id in recipients and recipients[p.notification_id][1] == agency)
             or (
