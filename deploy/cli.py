@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 
     from deploy.local.stack import LocalStack
 
-SERVICE_NAMES = ("intake", "routing", "audit", "web")
+SERVICE_NAMES = ("intake", "routing", "audit", "web", "delivery")
 # services.common.auth.Role's values, without importing it (and JWT) for every command.
-TOKEN_ROLES = ("agency_system", "caseworker", "auditor", "partnership_auditor")
+TOKEN_ROLES = ("agency_system", "caseworker", "auditor", "partnership_auditor", "delivery_admin")
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:
@@ -97,6 +97,12 @@ def _build_service(name: str, port: int | None) -> tuple[FastAPI, str, int]:
 
         audit = AuditSettings(**overrides)
         return build_audit(audit), audit.host, audit.port
+    if name == "delivery":
+        from services.delivery.app import build_app as build_delivery
+        from services.delivery.settings import DeliverySettings
+
+        delivery = DeliverySettings(**overrides)
+        return build_delivery(delivery), delivery.host, delivery.port
     from services.web.app import build_app as build_web
     from services.web.settings import WebSettings
 

@@ -9,11 +9,13 @@ from schemas.v1.published import MODELS
 
 
 def asyncapi_document() -> str:
-    """The AsyncAPI 3.0 document of intake, routing and audit together (JSON)."""
+    """The AsyncAPI 3.0 document of intake, routing, audit and delivery together (JSON)."""
     from faststream.specification import AsyncAPI
 
     from services.audit.app import build_app as audit_app
     from services.audit.settings import AuditSettings
+    from services.delivery.app import build_app as delivery_app
+    from services.delivery.settings import DeliverySettings
     from services.intake.app import build_app as intake_app
     from services.intake.settings import IntakeSettings
     from services.routing.app import build_app as routing_app
@@ -25,13 +27,17 @@ def asyncapi_document() -> str:
         intake_app(IntakeSettings(database_url=placeholder)).state.runtime.broker,
         routing_app(RoutingSettings(database_url=placeholder)).state.runtime.broker,
         audit_app(AuditSettings(database_url=placeholder)).state.runtime.broker,
+        delivery_app(DeliverySettings(database_url=placeholder)).state.runtime.broker,
     ]
     spec = AsyncAPI(
         *brokers,
         title="Safeguarding Exchange events",
         version="1.0.0",
         schema_version="3.0.0",
-        description="Events between intake, routing and audit, and for agency systems.",
+        description=(
+            "Events between intake, routing, audit and delivery, and for agency systems "
+            "(each agency's own feed is deliveries.<agency-id>)."
+        ),
     )
     document: str = spec.to_specification().to_json()
     return document

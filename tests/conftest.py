@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 
 from services.common.auth import Role, mint_token
 from services.common.keys import load_or_create_signing_key, public_key_path
@@ -81,8 +81,9 @@ class Services:
     intake: httpx.AsyncClient
     routing: httpx.AsyncClient
     audit: httpx.AsyncClient
-    # The apps themselves, for a test that changes what one of them holds (its partnership).
-    apps: dict[str, FastAPI] = field(default_factory=dict)
+    # The apps themselves, for a test that runs one of a service's jobs on its runtime or
+    # changes what one of them holds (its partnership).
+    apps: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

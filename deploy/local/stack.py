@@ -16,7 +16,7 @@ from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import StartupError, pid_of, start_daemon, stop_process, wait_until
 from services.common.keys import load_or_create_signing_key, public_key_path
 
-SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003, "web": 8004}
+SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003, "web": 8004, "delivery": 8005}
 
 
 def from_environment(home: Path | None = None) -> LocalStack:
@@ -144,6 +144,7 @@ class LocalStack:
         from services.audit.app import migrate_audit
         from services.common.kafka import ensure_topics
         from services.common.settings import ServiceSettings
+        from services.delivery.app import migrate_delivery
         from services.intake.app import migrate_intake
         from services.routing.app import migrate_routing
 
@@ -159,7 +160,7 @@ class LocalStack:
                 if time.monotonic() > deadline:
                     raise StartupError(f"Could not create Kafka topics: {error}") from error
                 time.sleep(1)
-        for migrate in (migrate_intake, migrate_routing, migrate_audit):
+        for migrate in (migrate_intake, migrate_routing, migrate_audit, migrate_delivery):
             migrate(env["DATABASE_URL"])
 
     def _start_service(self, name: str, env: dict[str, str]) -> None:
@@ -208,7 +209,7 @@ class LocalStack:
     def _write_env(self, env: dict[str, str]) -> None:
         keys = [
             *("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "ROUTING_URL", "AUDIT_URL"),
-            "WEB_URL",
+            *("WEB_URL", "DELIVERY_URL"),
             *("JWT_PUBLIC_KEY_PATH", "JWT_SIGNING_KEY_PATH", "AUDIT_SIGNING_KEY_PATH"),
         ]
         descriptor = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

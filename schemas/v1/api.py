@@ -205,6 +205,14 @@ class NotificationView(_View):
     escalation_reason: EscalationReason | None = None
     missed_by_agency: str | None = None
     feedback: FeedbackDetail | None = None
+    content_removed_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When the concern's narrative, household and reporter were removed under the "
+            "partnership's retention policy; null while they are kept. A part listed in "
+            "`disclosed_fields` but absent from `concern` was removed, not withheld."
+        ),
+    )
 
 
 class NotificationPage(_View):

@@ -29,6 +29,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"
     AUDITOR = "auditor"
     PARTNERSHIP_AUDITOR = "partnership_auditor"
+    DELIVERY_ADMIN = "delivery_admin"
 
 
 class Caller(BaseModel):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -76,8 +76,11 @@ def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
     )
 
 
-async def ensure_topics(settings: ServiceSettings) -> list[str]:
-    """Create the exchange's topics with their partition counts; the names created."""
+async def ensure_topics(
+    settings: ServiceSettings, extra: Mapping[str, int] | None = None
+) -> list[str]:
+    """Create the exchange's topics, and any `extra` ones, with their partition counts; the
+    names created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         security_protocol=settings.kafka_security_protocol,
@@ -93,14 +96,16 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        topics = {topic.value: partitions for topic, partitions in TOPICS.items()}
+        topics.update(extra or {})
         wanted = [
             NewTopic(
-                name=topic.value,
+                name=name,
                 num_partitions=partitions,
                 replication_factor=settings.kafka_replication_factor,
             )
-            for topic, partitions in TOPICS.items()
-            if topic.value not in existing
+            for name, partitions in topics.items()
+            if name not in existing
         ]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):

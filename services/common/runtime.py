@@ -43,6 +43,8 @@ class ServiceRuntime:
     pruner: OutboxPruner = field(init=False)
     token_verifier: TokenVerifier | None = field(init=False, default=None)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Topics of this service's own beyond the exchange's (name -> partitions), made at start.
+    extra_topics: dict[str, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -104,7 +106,9 @@ class ServiceRuntime:
                 self.settings.database_url, self.name, self.versions, self.metadata
             ),
         )
-        await self._once_reachable("topics", lambda: ensure_topics(self.settings))
+        await self._once_reachable(
+            "topics", lambda: ensure_topics(self.settings, self.extra_topics)
+        )
         # Not retried: a broker that failed half way through starting is not restartable.
         await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")]

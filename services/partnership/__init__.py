@@ -12,6 +12,12 @@ from services.partnership.decisions import (
     WithinWorkingDays,
     WorkingCalendar,
 )
+from services.partnership.destinations import (
+    DeliveryPolicy,
+    KafkaDestination,
+    WebhookDestination,
+    feed_topic,
+)
 from services.partnership.fields import AgencyKind
 from services.partnership.loader import (
     PartnershipError,
@@ -35,16 +41,20 @@ __all__ = [
     "Conditions",
     "CumulativeConcern",
     "DecisionCode",
+    "DeliveryPolicy",
+    "KafkaDestination",
     "Partnership",
     "PartnershipError",
     "Problem",
     "RouteTarget",
     "Rule",
+    "WebhookDestination",
     "WithinWorkingDays",
     "WorkingCalendar",
     "add_working_days",
     "decision_deadline",
     "default_partnership_path",
+    "feed_topic",
     "is_decision_overdue",
     "is_working_day",
     "load_partnership",

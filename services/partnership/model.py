@@ -27,6 +27,13 @@ from services.partnership.decisions import (
     decision_problems,
     for_kind,
 )
+from services.partnership.destinations import (
+    DeliveryPolicy,
+    Destination,
+    KafkaDestination,
+    WebhookDestination,
+    destination_problems,
+)
 from services.partnership.fields import AgencyKind, Count, Duration, Label, Loc, Slug
 from services.partnership.fields import Strict as _Strict
 from services.partnership.fields import repeated as _repeated
@@ -76,6 +83,9 @@ class Agency(_Strict):
     school_urn: Annotated[str, Field(pattern=r"^[0-9]{6,7}$")] | None = None
     profile: str
     fallback: StrictBool = False
+    deliveries: list[Destination] = Field(
+        default_factory=list, description="The agency's own systems that take its notifications."
+    )
 
     @model_validator(mode="after")
     def _kind_needs(self) -> Agency:
@@ -137,6 +147,18 @@ class CumulativeConcern(_Strict):
     min_source_agencies: Count
 
 
+# Three years: long enough for every deadline, escalation, revised decision and a child
+# safeguarding practice review to find what was shared as it was shared; short enough that the
+# exchange never becomes a second case record. Each agency keeps its own under its own schedule.
+DEFAULT_PERSONAL_CONTENT_RETENTION = timedelta(days=1095)
+
+
+class Retention(_Strict):
+    """How long routing keeps a concern's personal content: narrative, household, reporter."""
+
+    personal_content: Duration = DEFAULT_PERSONAL_CONTENT_RETENTION
+
+
 class Partnership(_Strict):
     """A safeguarding partnership's routing policy, as loaded from its file."""
 
@@ -151,6 +173,8 @@ class Partnership(_Strict):
     decisions: DecisionCodes
     working_days: WorkingCalendar = Field(default_factory=WorkingCalendar)
     decide_within: DecideWithin
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+    retention: Retention = Field(default_factory=Retention)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Partnership:
@@ -186,6 +210,11 @@ class Partnership(_Strict):
         if agency in set(AgencyKind):
             return AgencyKind(agency)
         raise KeyError(agency)
+
+    def destinations(self, agency_id: str) -> list[WebhookDestination | KafkaDestination]:
+        """Where an agency's own systems take its notifications (none for an unknown agency)."""
+        found = next((agency for agency in self.agencies if agency.id == agency_id), None)
+        return list(found.deliveries) if found else []
 
     def decision_codes(self, agency_id: str) -> list[DecisionCode]:
         """The decisions this agency may record, in the file's order (KeyError if unknown)."""
@@ -235,6 +264,7 @@ def _agency_problems(p: Partnership) -> list[tuple[Loc, str]]:
                     f"unknown sharing profile {agency.profile!r}; known: {known}",
                 )
             )
+        problems += destination_problems(i, agency.deliveries)
         if agency.fallback and agency not in cscs:
             problems.append(
                 (("agencies", i, "fallback"), "the fallback must be childrens_social_care")

@@ -13,6 +13,7 @@ from services.partnership.reload import watch_partnership
 from services.routing import api, api_casework, handlers, stream
 from services.routing.escalation import escalation_job
 from services.routing.policy_record import record_policy_applied
+from services.routing.retention_job import retention_job
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
 from services.routing.store_children import ChildIndexSecret
@@ -48,6 +49,9 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
         await record_policy_applied(routing_unit_of_work(runtime), version, operator=operator)
 
     runtime.background.append(lambda: watch_partnership(holder, on_applied))
+    runtime.background.append(
+        retention_job(runtime, holder, interval=settings.retention_interval_seconds)
+    )
     return app
 
 

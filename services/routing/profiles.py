@@ -7,7 +7,8 @@ the profile allows is disclosed even when the concern holds no value for it (a `
 no postcode, an empty `household`, a child without an NHS number): it is listed in
 `disclosed_fields` and travels as `null` or `[]`, because "nothing is known" is itself
 something the recipient is allowed to know, and withheld (absent) must stay distinguishable
-from unknown (null).
+from unknown (null). A part removed under the retention policy is absent as well (the
+notification that carries it is marked removed, see retention.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemas.v1.disclosure import (
     DisclosedConcern,
     DisclosedSubject,
 )
+from services.routing.retention import removed_parts
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def normalise_profile(fields: Iterable[str]) -> list[str]:
 def apply_sharing_profile(concern: ConcernSubmission, fields: Iterable[str]) -> Disclosure:
     """Disclose only the parts of a concern that a sharing profile allows."""
     names = normalise_profile(fields)
+    removed = removed_parts(concern)
     parts: dict[str, Any] = {}
     subject_fields: dict[str, Any] = {}
     for name in names:
@@ -55,7 +58,7 @@ def apply_sharing_profile(concern: ConcernSubmission, fields: Iterable[str]) -> 
         elif name.startswith("subject."):
             field = name.removeprefix("subject.")
             subject_fields[field] = getattr(concern.subject, field)
-        else:
+        elif name not in removed:
             parts[name] = getattr(concern, name)
     if any(name == "subject" or name.startswith("subject.") for name in names):
         parts["subject"] = DisclosedSubject(**subject_fields)

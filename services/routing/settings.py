@@ -15,6 +15,14 @@ class RoutingSettings(ServiceSettings, PartnershipSettings):
         gt=0,
         description="How often overdue notifications are looked for and escalated.",
     )
+    retention_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "How often concerns past the partnership's retention are looked for and their "
+            "personal content removed (RETENTION_INTERVAL_SECONDS)."
+        ),
+    )
     child_index_key: SecretStr | None = Field(
         default=None,
         description=(

@@ -46,6 +46,8 @@ class StoredNotification:
     decided_at: datetime | None = None
     revision: int | None = None
     decision_escalated_at: datetime | None = None
+    # When the concern's personal content was removed under the retention policy.
+    content_removed_at: datetime | None = None
 
     @property
     def notification_id(self) -> UUID:

@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
+from services.routing.retention import retained_concern
 from services.routing.state import SEVERITY_RANK, InboxQuery, StoredNotification
 
 __all__ = ["InboxQuery", "StoredNotification"]
@@ -65,6 +66,7 @@ notifications = Table(
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("revision", Integer, nullable=True),
     Column("decision_escalated_at", DateTime(timezone=True), nullable=True),
+    Column("content_removed_at", DateTime(timezone=True), nullable=True),
     Index("notifications_inbox", "recipient_agency", "seq"),
     Index("notifications_concern", "concern_id"),
     Index(
@@ -87,6 +89,12 @@ concerns = Table(
     Column("payload", JSONB, nullable=False),
     Column("source_agency", String(100), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("content_removed_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "concerns_awaiting_retention",
+        "received_at",
+        postgresql_where=text("content_removed_at IS NULL"),
+    ),
 )
 
 
@@ -104,6 +112,7 @@ def _stored(row: Any) -> StoredNotification:
         decided_at=row.decided_at,
         revision=row.revision,
         decision_escalated_at=row.decision_escalated_at,
+        content_removed_at=row.content_removed_at,
     )
 
 
@@ -244,12 +253,18 @@ async def find_concerns(
     """The stored concerns among these ids, by id."""
     if not concern_ids:
         return {}
+    c = concerns.c
     rows = await session.execute(
-        select(concerns.c.concern_id, concerns.c.payload).where(
-            concerns.c.concern_id.in_(set(concern_ids))
+        select(c.concern_id, c.payload, c.content_removed_at).where(
+            c.concern_id.in_(set(concern_ids))
         )
     )
-    return {row.concern_id: ConcernSubmission.model_validate(row.payload) for row in rows}
+    return {
+        row.concern_id: ConcernSubmission.model_validate(row.payload)
+        if row.content_removed_at is None
+        else retained_concern(row.payload, removed_at=row.content_removed_at)
+        for row in rows
+    }
 
 
 async def claim_overdue_notifications(

@@ -163,6 +163,7 @@ def detail(
         escalation_reason=n.escalation_reason,
         missed_by_agency=n.missed_by_agency,
         feedback=n.feedback,
+        content_removed_at=stored.content_removed_at,
     )
 
 

@@ -31,6 +31,13 @@ ACTION_LABELS = {
     "notification.escalated": "Escalated",
     "access.denied": "Access denied",
     "audit.queried": "Audit queried",
+    "delivery.attempted": "Delivery attempted",
+    "delivery.succeeded": "Delivered to the agency's system",
+    "delivery.failed": "Delivery failed",
+    "delivery.dead_lettered": "Delivery given up",
+    "delivery.redelivered": "Delivery retried on request",
+    "retention.applied": "Content removed (retention)",
+    "record.dead_lettered": "Record set aside (could not be handled)",
 }
 EXPORT_COLUMNS = (
     "seq",

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "compose" / "Dockerfile"
-SERVICES = ("intake", "routing", "audit", "web")
+SERVICES = ("intake", "routing", "audit", "delivery", "web")
 
 
 def image_sources() -> list[str]:
@@ -114,6 +114,7 @@ def running_services(
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "JWT_PUBLIC_KEY_PATH": str(public_key_path(signing_key_path)),
         "AUDIT_SIGNING_KEY_PATH": str(audit_key_path),
+        "INTAKE_URL": urls["intake"],
         "ROUTING_URL": urls["routing"],
         "AUDIT_URL": urls["audit"],
         **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},

@@ -31,7 +31,9 @@ def safeguard(*args: str, env: dict[str, str], timeout: float = 300) -> str:
 
 
 def test_up_serves_the_whole_path_and_down_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "POSTGRES")}
+    ports = {
+        name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")
+    }
     kafka_port = free_port()
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")

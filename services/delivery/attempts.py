@@ -1,0 +1,112 @@
+"""One attempt at one destination: a signed Standard Webhooks POST, or a record on its feed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+from faststream.kafka import KafkaBroker
+from standardwebhooks import Webhook
+
+from services.delivery.deliveries import Delivery
+from services.delivery.policy import AttemptResult
+from services.partnership import WebhookDestination, feed_topic
+
+log = structlog.get_logger()
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format of a secret, not one
+USER_AGENT = "safeguarding-exchange-delivery/1"
+
+
+def signing_key(destination: WebhookDestination, environ: Mapping[str, str]) -> Webhook | None:
+    """The destination's signer, from `whsec_<base64>` in its secret_env; None if unusable."""
+    secret = environ.get(destination.secret_env, "")
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        if not secret.startswith(SECRET_PREFIX) or not base64.b64decode(encoded, validate=True):
+            raise ValueError("empty")
+        return Webhook(secret)
+    except (ValueError, binascii.Error):
+        # The name of the variable only: its value is the secret.
+        log.error(
+            "delivery.secret_unusable",
+            destination=destination.id,
+            secret_env=destination.secret_env,
+        )
+        return None
+
+
+def signed_headers(webhook: Webhook, delivery: Delivery, now: datetime) -> dict[str, str]:
+    """webhook-id (the routed event's, stable across retries), -timestamp and -signature (v1)."""
+    seconds = int(now.timestamp())
+    webhook_id = str(delivery.event_id)
+    signature = webhook.sign(webhook_id, datetime.fromtimestamp(seconds, UTC), delivery.body)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(seconds),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def webhook_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+    """The HTTP client of every webhook: no redirects followed, timeouts as set."""
+    timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
+                            pool=connect_timeout)  # fmt: skip
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+
+
+async def post_webhook(
+    client: httpx.AsyncClient,
+    delivery: Delivery,
+    destination: WebhookDestination,
+    webhook: Webhook | None,
+    *,
+    now: datetime,
+) -> AttemptResult:
+    """POST the delivery's body, signed; how it ended (the answer's body is never read)."""
+    if webhook is None:
+        log.error("delivery.secret_missing", delivery_id=str(delivery.delivery_id),
+                  agency=delivery.agency, destination=delivery.destination)  # fmt: skip
+        return AttemptResult(error="secret_missing")
+    headers = signed_headers(webhook, delivery, now)
+    try:
+        async with client.stream(
+            "POST", destination.url, content=delivery.body.encode(), headers=headers
+        ) as response:
+            return AttemptResult(
+                status_code=response.status_code, retry_after=response.headers.get("retry-after")
+            )
+    except httpx.TimeoutException:
+        return AttemptResult(error="timeout")
+    except (httpx.TransportError, OSError):
+        return AttemptResult(error="connection")
+    except httpx.HTTPError:
+        return AttemptResult(error="request")
+
+
+async def publish_feed(broker: KafkaBroker, delivery: Delivery, *, within: float) -> AttemptResult:
+    """Put the body on the agency's feed, keyed by notification, webhook-id in a header."""
+    try:
+        await asyncio.wait_for(
+            broker.publish(
+                delivery.body.encode(),
+                feed_topic(delivery.agency),
+                key=str(delivery.notification_id).encode(),
+                headers={"webhook-id": str(delivery.event_id), "content-type": "application/json"},
+                correlation_id=delivery.correlation_id,
+            ),
+            timeout=within,
+        )
+    except TimeoutError:
+        return AttemptResult(error="timeout")
+    except Exception as error:
+        log.warning("delivery.feed_failed", destination=delivery.destination,
+                    agency=delivery.agency, error=type(error).__name__)  # fmt: skip
+        return AttemptResult(error="connection")
+    return AttemptResult()

@@ -1,0 +1,283 @@
+"""Delivery's tables and queries: a row per notification and destination; gone destinations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    Uuid,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.v1.delivery import DeliveryStatus
+from services.delivery.deliveries import Delivery, DestinationKey, Kind, NewDelivery
+
+SCHEMA = "delivery"
+metadata = MetaData(schema=SCHEMA)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("delivery_id", Uuid, primary_key=True),
+    Column("event_id", Uuid, nullable=False),
+    Column("notification_id", Uuid, nullable=False),
+    Column("concern_id", Uuid, nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("destination", String(64), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("correlation_id", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("window_started_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(100), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "deliveries_due",
+        "agency",
+        "destination",
+        "next_attempt_at",
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("deliveries_by_agency", "agency", "seq"),
+)
+
+disabled_destinations = Table(
+    "disabled_destinations",
+    metadata,
+    Column("agency", String(64), primary_key=True),
+    Column("destination", String(64), primary_key=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=False),
+    Column("delivery_id", Uuid, nullable=False),
+)
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    values = row._mapping
+    return Delivery(
+        delivery_id=values["delivery_id"],
+        seq=values["seq"],
+        event_id=values["event_id"],
+        notification_id=values["notification_id"],
+        concern_id=values["concern_id"],
+        agency=values["agency"],
+        destination=values["destination"],
+        kind=cast(Kind, values["kind"]),
+        body=values["body"],
+        correlation_id=values["correlation_id"],
+        status=DeliveryStatus(values["status"]),
+        attempts=values["attempts"],
+        next_attempt_at=values["next_attempt_at"],
+        window_started_at=values["window_started_at"],
+        created_at=values["created_at"],
+        last_status_code=values["last_status_code"],
+        last_error=values["last_error"],
+        delivered_at=values["delivered_at"],
+    )
+
+
+async def add_deliveries(
+    session: AsyncSession,
+    new: Sequence[NewDelivery],
+    *,
+    now: datetime,
+    disabled: set[DestinationKey],
+) -> int:
+    """Record these deliveries, due now (or disabled); one already recorded is left as it is."""
+    if not new:
+        return 0
+    rows = [
+        {
+            "delivery_id": d.delivery_id, "event_id": d.event_id,
+            "notification_id": d.notification_id, "concern_id": d.concern_id,
+            "agency": d.agency, "destination": d.destination, "kind": d.kind, "body": d.body,
+            "correlation_id": d.correlation_id,
+            "status": (DeliveryStatus.DISABLED if d.key in disabled else DeliveryStatus.PENDING),
+            "attempts": 0, "next_attempt_at": now, "window_started_at": now, "created_at": now,
+        }
+        for d in new
+    ]  # fmt: skip
+    statement = pg_insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.delivery_id)
+    return len((await session.execute(statement, rows)).all())
+
+
+async def claim_due(
+    session: AsyncSession,
+    key: DestinationKey,
+    *,
+    now: datetime,
+    limit: int,
+    lease_until: datetime,
+) -> list[Delivery]:
+    """Take the destination's due deliveries (none another process holds): one attempt each.
+
+    The attempt is counted and the delivery hidden until `lease_until`, so a process killed
+    while sending leaves it to be taken again then, with the same webhook-id.
+    """
+    due = (
+        select(deliveries.c.delivery_id)
+        .where(
+            deliveries.c.agency == key.agency,
+            deliveries.c.destination == key.destination,
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.next_attempt_at <= now,
+            # One recorded while its destination was being disabled waits for it to come back.
+            ~exists().where(
+                disabled_destinations.c.agency == key.agency,
+                disabled_destinations.c.destination == key.destination,
+            ),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = await session.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id.in_(due))
+        .values(attempts=deliveries.c.attempts + 1, next_attempt_at=lease_until)
+        .returning(*deliveries.c)
+    )
+    return sorted((_delivery(row) for row in claimed), key=lambda d: d.seq)
+
+
+async def record_outcome(
+    session: AsyncSession,
+    delivery_id: UUID,
+    *,
+    status: DeliveryStatus,
+    next_attempt_at: datetime | None,
+    last_status_code: int | None,
+    last_error: str | None,
+    delivered_at: datetime | None,
+) -> None:
+    """Set a delivery's state after an attempt."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id == delivery_id)
+        .values(
+            status=status.value,
+            next_attempt_at=next_attempt_at,
+            last_status_code=last_status_code,
+            last_error=last_error,
+            delivered_at=delivered_at,
+        )
+    )
+
+
+async def get_delivery(session: AsyncSession, delivery_id: UUID) -> Delivery | None:
+    """A delivery by id, whichever agency it is for."""
+    row = (
+        await session.execute(select(deliveries).where(deliveries.c.delivery_id == delivery_id))
+    ).first()
+    return _delivery(row) if row else None
+
+
+async def find_deliveries(
+    session: AsyncSession,
+    *,
+    agency: str,
+    status: DeliveryStatus | None,
+    limit: int,
+    before_seq: int | None,
+) -> list[Delivery]:
+    """An agency's deliveries, newest first, before a position, of one status if given."""
+    query = select(deliveries).where(deliveries.c.agency == agency)
+    if status is not None:
+        query = query.where(deliveries.c.status == status.value)
+    if before_seq is not None:
+        query = query.where(deliveries.c.seq < before_seq)
+    rows = await session.execute(query.order_by(deliveries.c.seq.desc()).limit(limit))
+    return [_delivery(row) for row in rows]
+
+
+async def make_due(session: AsyncSession, delivery_ids: Sequence[UUID], *, now: datetime) -> None:
+    """Put deliveries back to pending, due now, with a fresh retry window; attempts kept."""
+    await session.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id.in_(list(delivery_ids)))
+        .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, window_started_at=now)
+    )
+
+
+async def disable_destination(
+    session: AsyncSession, key: DestinationKey, *, now: datetime, delivery_id: UUID
+) -> list[UUID] | None:
+    """Mark a destination gone and its pending deliveries disabled; the ids disabled, or None
+    if it was disabled already."""
+    newly = await session.execute(
+        pg_insert(disabled_destinations)
+        .values(agency=key.agency, destination=key.destination, disabled_at=now,
+                delivery_id=delivery_id)
+        .on_conflict_do_nothing()
+        .returning(disabled_destinations.c.agency)
+    )  # fmt: skip
+    first = newly.first() is not None
+    disabled = await session.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.agency == key.agency,
+            deliveries.c.destination == key.destination,
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+        )
+        .values(status=DeliveryStatus.DISABLED.value)
+        .returning(deliveries.c.delivery_id)
+    )
+    ids = list(disabled.scalars())
+    return ids if first else None
+
+
+async def enable_destination(session: AsyncSession, key: DestinationKey) -> list[UUID]:
+    """Take a destination back into use; the ids of its disabled deliveries."""
+    await session.execute(
+        delete(disabled_destinations).where(
+            disabled_destinations.c.agency == key.agency,
+            disabled_destinations.c.destination == key.destination,
+        )
+    )
+    found = await session.execute(
+        select(deliveries.c.delivery_id).where(
+            deliveries.c.agency == key.agency,
+            deliveries.c.destination == key.destination,
+            deliveries.c.status == DeliveryStatus.DISABLED.value,
+        )
+    )
+    return list(found.scalars())
+
+
+async def disabled_among(session: AsyncSession, keys: set[DestinationKey]) -> set[DestinationKey]:
+    """Which of these destinations are disabled."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        select(disabled_destinations.c.agency, disabled_destinations.c.destination).where(
+            func.concat(disabled_destinations.c.agency, "/", disabled_destinations.c.destination)
+            .in_([f"{key.agency}/{key.destination}" for key in keys])
+        )
+    )  # fmt: skip
+    return {DestinationKey(row.agency, row.destination) for row in rows}

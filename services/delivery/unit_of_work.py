@@ -1,0 +1,218 @@
+"""Delivery's unit of work: its deliveries, its gone destinations and its outbox, committed once.
+
+`DeliveryUnitOfWork` is what the use cases in service.py see; `SqlDeliveryUnitOfWork` is the real
+one over one SQLAlchemy transaction, wrapping store.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schemas.v1.delivery import DeliveryStatus
+from services.common.db import UnitOfWork
+from services.common.outbox import Outbox, SessionOutbox, outbox_table
+from services.common.runtime import ServiceRuntime
+from services.delivery import store
+from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery
+
+
+class Deliveries(Protocol):
+    """One delivery per notification and destination, and its state."""
+
+    async def add(
+        self, new: Sequence[NewDelivery], *, now: datetime, disabled: set[DestinationKey]
+    ) -> int:
+        """Record these, due now (disabled for a disabled destination); repeats ignored."""
+
+    async def claim_due(
+        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+    ) -> list[Delivery]:
+        """Take up to `limit` due deliveries of a destination for one attempt each."""
+
+    async def record_outcome(
+        self,
+        delivery_id: UUID,
+        *,
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None,
+        last_status_code: int | None,
+        last_error: str | None,
+        delivered_at: datetime | None,
+    ) -> None:
+        """Set a delivery's state after an attempt."""
+
+    async def get(self, delivery_id: UUID) -> Delivery | None:
+        """A delivery by id, whichever agency it is for."""
+
+    async def find(
+        self, *, agency: str, status: DeliveryStatus | None, limit: int, before_seq: int | None
+    ) -> list[Delivery]:
+        """An agency's deliveries, newest first."""
+
+    async def make_due(self, delivery_ids: Sequence[UUID], *, now: datetime) -> None:
+        """Back to pending, due now, with a fresh window; attempts kept."""
+
+
+class Destinations(Protocol):
+    """Destinations that answered 410 Gone, and are not tried until taken back."""
+
+    async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
+        """Which of these are disabled."""
+
+    async def disable(
+        self, key: DestinationKey, *, now: datetime, delivery_id: UUID
+    ) -> list[UUID] | None:
+        """Disable a destination and its pending deliveries; the ids disabled (None if it was
+        disabled already)."""
+
+    async def enable(self, key: DestinationKey) -> list[UUID]:
+        """Take a destination back; the ids of its disabled deliveries."""
+
+
+class DeliveryUnitOfWork(Protocol):
+    """One transaction over delivery's repositories and its outbox."""
+
+    deliveries: Deliveries
+    destinations: Destinations
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Commit everything done in this unit of work."""
+
+
+class SqlDeliveries:
+    """Deliveries in delivery's table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, new: Sequence[NewDelivery], *, now: datetime, disabled: set[DestinationKey]
+    ) -> int:
+        """Record these in one statement."""
+        return await store.add_deliveries(self._session, new, now=now, disabled=disabled)
+
+    async def claim_due(
+        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+    ) -> list[Delivery]:
+        """Claim, skipping rows another process holds."""
+        return await store.claim_due(
+            self._session, key, now=now, limit=limit, lease_until=lease_until
+        )
+
+    async def record_outcome(
+        self,
+        delivery_id: UUID,
+        *,
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None,
+        last_status_code: int | None,
+        last_error: str | None,
+        delivered_at: datetime | None,
+    ) -> None:
+        """Set the row's state."""
+        await store.record_outcome(
+            self._session, delivery_id, status=status, next_attempt_at=next_attempt_at,
+            last_status_code=last_status_code, last_error=last_error, delivered_at=delivered_at,
+        )  # fmt: skip
+
+    async def get(self, delivery_id: UUID) -> Delivery | None:
+        """A delivery by id."""
+        return await store.get_delivery(self._session, delivery_id)
+
+    async def find(
+        self, *, agency: str, status: DeliveryStatus | None, limit: int, before_seq: int | None
+    ) -> list[Delivery]:
+        """An agency's deliveries, newest first."""
+        return await store.find_deliveries(
+            self._session, agency=agency, status=status, limit=limit, before_seq=before_seq
+        )
+
+    async def make_due(self, delivery_ids: Sequence[UUID], *, now: datetime) -> None:
+        """Back to pending in one statement."""
+        await store.make_due(self._session, delivery_ids, now=now)
+
+
+class SqlDestinations:
+    """Disabled destinations in delivery's table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
+        """Which of these are disabled."""
+        return await store.disabled_among(self._session, keys)
+
+    async def disable(
+        self, key: DestinationKey, *, now: datetime, delivery_id: UUID
+    ) -> list[UUID] | None:
+        """Disable it and its pending deliveries (None if it was already)."""
+        return await store.disable_destination(self._session, key, now=now, delivery_id=delivery_id)
+
+    async def enable(self, key: DestinationKey) -> list[UUID]:
+        """Take it back."""
+        return await store.enable_destination(self._session, key)
+
+
+class SqlDeliveryUnitOfWork:
+    """Delivery's repositories over one database transaction: commit once, else roll back."""
+
+    deliveries: Deliveries
+    destinations: Destinations
+    outbox: Outbox
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        outbox: Table | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._outbox = outbox if outbox is not None else outbox_table(store.metadata)
+        self._after_commit = after_commit
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        session = self._uow.session
+        self.deliveries = SqlDeliveries(session)
+        self.destinations = SqlDestinations(session)
+        self.outbox = SessionOutbox(session, self._outbox)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        """Commit, then tell the outbox relay there is more to send."""
+        await self._uow.commit()
+        if self._after_commit is not None:
+            self._after_commit()
+
+
+def delivery_unit_of_work(runtime: ServiceRuntime) -> SqlDeliveryUnitOfWork:
+    """A unit of work on delivery's database; each commit wakes the outbox relay."""
+    return SqlDeliveryUnitOfWork(
+        runtime.unit_of_work(), outbox=runtime.outbox, after_commit=runtime.relay.wake
+    )
