@@ -67,12 +67,8 @@ class PartnershipHolder:
 
     @classmethod
     def of(cls, partnership: Partnership, content: str = "") -> PartnershipHolder:
-        """A holder of a partnership given in memory (tests, tools); reload reads nothing new."""
-        holder = cls.__new__(cls)
-        holder.path = Path("(in memory)")
-        holder._in_force = PolicyVersion(partnership, sha256_of(content), content)
-        holder._seen = {partnership.policy_version: holder._in_force.sha256}
-        return holder
+        """A holder of a partnership given in memory (tests, tools): no file to reload."""
+        return cls(Path("(in memory)"), PolicyVersion(partnership, sha256_of(content), content))
 
     @property
     def current(self) -> Partnership:
