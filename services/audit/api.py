@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from schemas.v1 import (
+    AuditEntryView,
     AuditPage,
     ConcernTrail,
     ConsistencyProof,
@@ -53,7 +54,8 @@ async def audit_events(
 
 @router.get(
     "/concerns/{concern_id}/trail",
-    response_model=ConcernTrail,
+    # The trail, or (format=json) its raw entries as an attachment.
+    response_model=ConcernTrail | list[AuditEntryView],
     responses={**COMMON, 200: {"content": {"text/csv": {}}}},
 )
 async def concern_trail(

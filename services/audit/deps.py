@@ -75,6 +75,7 @@ FiltersDep = Annotated[EntryFilters, Depends(event_filters)]
 COMMON: dict[int | str, dict[str, Any]] = {
     401: problem_doc("Missing, expired or forged bearer token."),
     403: problem_doc("Only auditors may read the audit log."),
+    503: problem_doc("The database is unreachable for a moment; retry."),
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **COMMON,

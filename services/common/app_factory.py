@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from services.common.http import health_router, install_middleware
 from services.common.logging import configure_logging
+from services.common.openapi_docs import problem_media_types
 from services.common.problems import install_problem_handlers
 from services.common.runtime import ServiceRuntime
 from services.common.settings import ServiceSettings
@@ -53,4 +54,5 @@ def build_service_app(
     app.include_router(health_router(runtime.ready))
     for router in routers:
         app.include_router(router)
+    problem_media_types(app)
     return app

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["deliveries"])
 COMMON: dict[int | str, dict[str, Any]] = {
     401: problem_doc("Missing, expired or forged bearer token."),
     403: problem_doc("Not a delivery_admin, or another agency's deliveries."),
+    503: problem_doc("The database is unreachable for a moment; retry."),
 }
 
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from schemas.v1 import ConcernAccepted, ConcernStatusPage, ConcernStatusView, ConcernSubmission
 from services.common.auth import CallerDep
-from services.common.problems import PROBLEM, FieldError, problem_doc, problem_response
+from services.common.problems import FieldError, problem_doc, problem_response
 from services.common.runtime import RuntimeDep
 from services.intake import service
 from services.intake.accept import Accepted
@@ -19,36 +19,7 @@ from services.intake.deps import PartnershipDep, UowDep
 from services.intake.policy import Resubmission
 
 router = APIRouter(prefix="/v1", tags=["concerns"])
-
-
-_FASTAPI_422 = "#/components/schemas/HTTPValidationError"
-
-
-def problem_media_types(app: FastAPI) -> None:
-    """Document every problem answer as application/problem+json only, as it is sent."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    responses = operation.get("responses", {})
-                    if _FASTAPI_422 in str(responses.get("422")):
-                        # FastAPI's own 422 shape is never sent (ours is a Problem), and a
-                        # string path parameter cannot fail validation anyway.
-                        del responses["422"]
-                    for response in responses.values():
-                        content = response.get("content", {})
-                        if PROBLEM in content and "application/json" in content:
-                            content[PROBLEM] = content.pop("application/json")
-            components = schema.get("components", {}).get("schemas", {})
-            if _FASTAPI_422 not in str(schema.get("paths")):
-                components.pop("HTTPValidationError", None)
-                components.pop("ValidationError", None)
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
+CONCERN_ID_LENGTH = 36
 
 
 async def require_json(request: Request) -> None:
@@ -132,16 +103,21 @@ async def submit_concern(
     responses={
         401: problem_doc("Missing, expired or forged bearer token."),
         404: problem_doc("No such concern from the caller's agency."),
+        503: problem_doc("The database is unreachable for a moment; retry."),
     },
 )
 async def get_concern(
-    concern_id: Annotated[str, Path(description="The id intake gave the concern (a UUID).")],
+    concern_id: Annotated[
+        str, Path(description="The id intake gave the concern (a UUID, 36 characters).")
+    ],
     caller: CallerDep,
     uow: UowDep,
 ) -> ConcernStatusView:
     """A concern's status and how far each recipient has got (the agency that raised it only)."""
     # A malformed id names no concern: 404 like any other, not a validation error.
     try:
+        if len(concern_id) > CONCERN_ID_LENGTH:
+            raise ValueError("longer than a UUID")
         wanted = UUID(concern_id)
     except ValueError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "No such concern.") from None
@@ -161,6 +137,7 @@ async def get_concern(
         401: problem_doc("Missing, expired or forged bearer token."),
         403: problem_doc("The role may not list concerns."),
         422: problem_doc("The limit is not a whole number from 1 to 100."),
+        503: problem_doc("The database is unreachable for a moment; retry."),
     },
 )
 async def list_concerns(

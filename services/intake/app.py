@@ -32,7 +32,6 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.partnership_holder = holder
     app.state.runtime.background.append(lambda: watch_partnership(holder))
-    api.problem_media_types(app)
     return app
 
 

@@ -14,7 +14,9 @@ from faststream.middlewares import AckPolicy
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, Topic
 from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
-from services.common.kafka import batch_of, declare_publications
+from services.common.kafka import declare_publications
+from services.common.poison import PoisonGuard
+from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.intake import service
 from services.intake.unit_of_work import intake_unit_of_work
@@ -23,19 +25,40 @@ from services.partnership.holder import PartnershipHolder
 log = structlog.get_logger()
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
 HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
+RoutedGuard = Annotated[PoisonGuard[ConcernRouted], Context("routed_guard")]
+ChangedGuard = Annotated[PoisonGuard[NotificationChanged], Context("changed_guard")]
 GROUP = "intake"
 
 
-async def on_concerns_routed(events: list[ConcernRouted], runtime: RuntimeContext) -> None:
-    """Remember where concerns went, so the agency that raised each can ask."""
-    await service.record_routings(intake_unit_of_work(runtime), events)
+async def on_concerns_routed(
+    events: list[ConcernRouted], message: KafkaMessage, runtime: RuntimeContext, guard: RoutedGuard
+) -> None:
+    """Remember where concerns went, so the agency that raised each can ask.
+
+    A record that fails on its own goes to concerns.routed.dlq.
+    """
+
+    async def record(decoded: list[ConcernRouted]) -> None:
+        await service.record_routings(intake_unit_of_work(runtime), decoded)
+
+    await guard.handle(message.raw_message, record)
 
 
 async def on_notifications_changed(
-    events: list[NotificationChanged], runtime: RuntimeContext
+    events: list[NotificationChanged],
+    message: KafkaMessage,
+    runtime: RuntimeContext,
+    guard: ChangedGuard,
 ) -> None:
-    """Keep how far each recipient has got with a concern, so the agency that raised it can ask."""
-    await service.record_progress(intake_unit_of_work(runtime), events)
+    """Keep how far each recipient has got with a concern, so the agency that raised it can ask.
+
+    A record that fails on its own goes to notifications.changed.dlq.
+    """
+
+    async def record(decoded: list[NotificationChanged]) -> None:
+        await service.record_progress(intake_unit_of_work(runtime), decoded)
+
+    await guard.handle(message.raw_message, record)
 
 
 def _record_key(message: KafkaMessage) -> bytes | None:
@@ -91,6 +114,8 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     broker = runtime.broker
     broker.context.set_global("runtime", runtime)
     broker.context.set_global("partnership_holder", holder)
+    broker.context.set_global("routed_guard", poison_guard(runtime, ConcernRouted))
+    broker.context.set_global("changed_guard", poison_guard(runtime, NotificationChanged))
     declare_publications(
         broker,
         "intake",
@@ -98,6 +123,11 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
             Topic.CONCERNS_RECEIVED.value: (ConcernReceived, "Each accepted concern, once."),
             Topic.AUDIT_EVENTS.value: (AuditEvent, "concern.submitted for every submission."),
             Topic.CONCERNS_SUBMITTED_DLQ.value: (bytes, "Refused Kafka submissions, with reason."),
+            Topic.CONCERNS_ROUTED_DLQ.value: (bytes, "Records that kept failing, with dlq-reason."),
+            Topic.NOTIFICATIONS_CHANGED_DLQ.value: (
+                bytes,
+                "Records that kept failing, with dlq-reason.",
+            ),
         },
     )
     common = {
@@ -108,7 +138,7 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     broker.subscriber(  # type: ignore[call-overload]
         Topic.CONCERNS_ROUTED.value,
         batch=True,
-        decoder=batch_of(ConcernRouted),
+        decoder=left_to_guard,
         max_records=500,
         batch_timeout_ms=20,
         **common,
@@ -116,7 +146,7 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     broker.subscriber(  # type: ignore[call-overload]
         Topic.NOTIFICATIONS_CHANGED.value,
         batch=True,
-        decoder=batch_of(NotificationChanged),
+        decoder=left_to_guard,
         max_records=500,
         batch_timeout_ms=20,
         **common,

@@ -37,8 +37,16 @@ READERS = (Role.CASEWORKER, Role.AGENCY_SYSTEM)
 COMMON: dict[int | str, dict[str, Any]] = {
     401: problem_doc("Missing, expired or forged bearer token."),
     403: problem_doc("The role may not read notifications."),
+    503: problem_doc("The database is unreachable for a moment; retry."),
 }
 NOT_FOUND = problem_doc("No such notification for the caller's agency.")
+LISTED: dict[int | str, dict[str, Any]] = {
+    **COMMON,
+    400: problem_doc("The cursor is not one a page of this listing gave."),
+}
+# Positions are PostgreSQL bigints; a cursor is the base64 of one (a worklist's with a `w`).
+MAX_POSITION = 2**63 - 1
+MAX_CURSOR = 40
 
 
 def codes_for(stored: StoredNotification, partnership: Partnership) -> list[DecisionCodeView]:
@@ -95,10 +103,15 @@ def _position(cursor: str | None, *, worklist: bool) -> int | None:
     if cursor is None:
         return None
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("longer than any cursor a page gives")
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
         if text.startswith("w") != worklist:
             raise ValueError("a cursor of another order")
-        return int(text.removeprefix("w"))
+        position = int(text.removeprefix("w"))
+        if not 0 <= position <= MAX_POSITION:
+            raise ValueError("outside the positions a listing has")
+        return position
     except ValueError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "The cursor is not valid.") from error
 
@@ -110,7 +123,7 @@ class InboxOrder(StrEnum):
     WORKLIST = "worklist"
 
 
-@router.get("/notifications", response_model=NotificationPage, responses=COMMON)
+@router.get("/notifications", response_model=NotificationPage, responses=LISTED)
 async def list_notifications(
     caller: CallerDep,
     uow: RoutingUowDep,
@@ -127,7 +140,9 @@ async def list_notifications(
         Query(description="newest first, or a worklist: overdue, then due time, then severity."),
     ] = InboxOrder.NEWEST,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the page before (at most 40 characters).")
+    ] = None,
 ) -> NotificationPage:
     """The caller's agency's notifications as summaries; every listing is audited."""
     require_role(caller, *READERS)

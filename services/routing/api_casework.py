@@ -29,7 +29,12 @@ from services.routing.inbox import NotificationNotFound
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
+BODY: dict[int | str, dict[str, Any]] = {
+    400: problem_doc("The body is not valid JSON."),
+    413: problem_doc("The body is larger than allowed."),
+}
 REFUSED: dict[int | str, dict[str, Any]] = {
+    **BODY,
     409: problem_doc("Feedback reports a decision and takes none."),
     422: problem_doc(
         "Not a decision of the agency's kind; `valid_codes` lists those it may record."
@@ -81,7 +86,7 @@ async def decide_notification(
 @router.post(
     "/notifications/{notification_id}/assign",
     response_model=NotificationView,
-    responses={**COMMON, 404: NOT_FOUND},
+    responses={**COMMON, **BODY, 404: NOT_FOUND},
 )
 async def assign_notification(
     notification_id: UUID,

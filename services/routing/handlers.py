@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from faststream import Context
+from faststream.kafka import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationRouted, Topic
 from schemas.v1.events import NotificationChanged
-from services.common.kafka import batch_of, declare_publications
+from services.common.kafka import declare_publications
+from services.common.poison import PoisonGuard
+from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.partnership.holder import PartnershipHolder
 from services.routing import service
@@ -20,6 +23,7 @@ from services.routing.unit_of_work import routing_unit_of_work
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
 HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 ChildIndexContext = Annotated[ChildIndexSecret, Context("child_index")]
+GuardContext = Annotated[PoisonGuard[ConcernReceived], Context("received_guard")]
 GROUP = "routing"
 # A batch is one transaction: larger batches cost fewer round trips per concern, smaller ones
 # hold the child-index locks for less time.
@@ -29,24 +33,32 @@ BATCH_WAIT_MS = 20
 
 async def on_concerns_received(
     events: list[ConcernReceived],
+    message: KafkaMessage,
     runtime: RuntimeContext,
     holder: HolderContext,
     child_index: ChildIndexContext,
+    guard: GuardContext,
 ) -> None:
     """Route a batch of received concerns, add each to its child's chronology, alert if due.
 
     One transaction for the batch; the outcome is the same as routing the concerns one at a time
-    in the order they came. The partnership is read once: a batch never mixes two versions.
+    in the order they came. A record that fails on its own goes to concerns.received.dlq.
+    The partnership is read once: a batch (and every part the guard splits it into) uses one
+    policy version.
     """
     partnership = holder.current
-    secret = await child_index.value(runtime.sessions)
-    await service.route_received_concerns(
-        routing_unit_of_work(runtime),
-        events,
-        partnership=partnership,
-        secret=secret,
-        now=datetime.now(UTC),
-    )
+
+    async def route(decoded: list[ConcernReceived]) -> None:
+        secret = await child_index.value(runtime.sessions)
+        await service.route_received_concerns(
+            routing_unit_of_work(runtime),
+            decoded,
+            partnership=partnership,
+            secret=secret,
+            now=datetime.now(UTC),
+        )
+
+    await guard.handle(message.raw_message, route)
 
 
 def register(
@@ -56,6 +68,7 @@ def register(
     runtime.broker.context.set_global("runtime", runtime)
     runtime.broker.context.set_global("partnership_holder", holder)
     runtime.broker.context.set_global("child_index", child_index)
+    runtime.broker.context.set_global("received_guard", poison_guard(runtime, ConcernReceived))
     declare_publications(
         runtime.broker,
         "routing",
@@ -67,13 +80,17 @@ def register(
                 "Each acknowledgement, assignment, decision and escalation, by concern.",
             ),
             Topic.AUDIT_EVENTS.value: (AuditEvent, "Routing, delivery and every caseworker look."),
+            Topic.CONCERNS_RECEIVED_DLQ.value: (
+                bytes,
+                "Records that kept failing, with dlq-reason.",
+            ),
         },
     )
     runtime.broker.subscriber(
         Topic.CONCERNS_RECEIVED.value,
         group_id=GROUP,
         batch=True,
-        decoder=batch_of(ConcernReceived),
+        decoder=left_to_guard,
         max_records=BATCH,
         batch_timeout_ms=BATCH_WAIT_MS,
         auto_offset_reset="earliest",

@@ -15,6 +15,11 @@ class RoutingSettings(ServiceSettings, PartnershipSettings):
         gt=0,
         description="How often overdue notifications are looked for and escalated.",
     )
+    stream_max_per_agency: int = Field(
+        default=20,
+        ge=1,
+        description="Open inbox streams an agency may hold at once; one more answers 429.",
+    )
     retention_interval_seconds: float = Field(
         default=300.0,
         gt=0,

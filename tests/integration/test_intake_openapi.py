@@ -27,7 +27,7 @@ async def test_submitting_documents_every_status_code(services: Services) -> Non
 
 async def test_reading_a_concern_documents_every_status_code(services: Services) -> None:
     responses = (await openapi(services))["paths"]["/v1/concerns/{concern_id}"]["get"]["responses"]
-    assert set(responses) == {"200", "401", "404"}
+    assert set(responses) == {"200", "401", "404", "503"}
 
 
 async def test_every_error_is_documented_as_a_problem_document(services: Services) -> None:
