@@ -1,4 +1,4 @@
-"""`safeguard policy`: check a partnership file, and explain where a concern would go."""
+"""`safeguard policy`: check a partnership file, explain where a concern would go, diff, apply."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from deploy import cli_policy_change
 from schemas.v1.concern import ConcernSubmission
 from services.partnership import Partnership, PartnershipError, load_partnership
 from services.routing.policy import decide_recipients
@@ -39,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="The agency raising the concern; it never receives its own concern.",
     )
     explain.set_defaults(func=cmd_policy_explain)
+    cli_policy_change.register(actions, _load)
 
 
 def received_at(text: str) -> datetime:

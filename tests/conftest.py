@@ -81,7 +81,8 @@ class Services:
     intake: httpx.AsyncClient
     routing: httpx.AsyncClient
     audit: httpx.AsyncClient
-    # The apps themselves, for a test that runs one of a service's jobs on its runtime.
+    # The apps themselves, for a test that runs one of a service's jobs on its runtime or
+    # changes what one of them holds (its partnership).
     apps: dict[str, Any] = field(default_factory=dict)
 
 

@@ -32,6 +32,12 @@ class AuditAction(StrEnum):
     ACCESS_DENIED = "access.denied"
     RECORD_DEAD_LETTERED = "record.dead_lettered"
     AUDIT_QUERIED = "audit.queried"
+    POLICY_APPLIED = "policy.applied"
+
+
+# The policy.applied detail carrying the partnership file's text: audit keeps it in its policies
+# table and leaves it out of the chained entry, which names only the version and its SHA-256.
+POLICY_TEXT = "content"
 
 
 class Actor(BaseModel):

@@ -169,3 +169,12 @@ class Verification(_View):
     first_bad_seq: int | None = Field(default=None, description="The first entry not vouched for.")
     fault: str | None = Field(default=None, description="Why verification stopped there.")
     detail: str | None = None
+
+
+class PolicyView(_View):
+    """A partnership policy version as audit holds it: the rules in force from a moment on."""
+
+    version: str = Field(description="The file's policy_version.")
+    sha256: str = Field(description="Hex SHA-256 of the file's UTF-8 text.")
+    content: str = Field(description="The partnership file (YAML) exactly as it came into force.")
+    came_into_force_at: datetime = Field(description="When it first came into force (UTC).")

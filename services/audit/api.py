@@ -15,10 +15,11 @@ from schemas.v1 import (
     ConsistencyProof,
     ExportFormat,
     InclusionProof,
+    PolicyView,
     TreeHeadView,
     Verification,
 )
-from services.audit import service, service_integrity
+from services.audit import service, service_integrity, service_policies
 from services.audit.api_export import export_response
 from services.audit.deps import (
     COMMON,
@@ -116,4 +117,17 @@ async def consistency(
     """Proof that the tree of the head of size ``first`` is a prefix of that of size ``second``."""
     return await service_integrity.consistency(
         uow, caller, first, second, correlation_id=correlation_id
+    )
+
+
+@router.get("/policies/{version}", response_model=PolicyView, responses=NOT_FOUND)
+async def policy_version(
+    version: Annotated[str, Path(min_length=1, max_length=200)],
+    caller: CallerDep,
+    uow: UowDep,
+    correlation_id: CorrelationDep,
+) -> PolicyView:
+    """The partnership file in force under a policy version, its SHA-256 and since when."""
+    return await service_policies.policy_version(
+        uow, caller, version, correlation_id=correlation_id
     )

@@ -14,6 +14,8 @@ from services.audit.store import entries, metadata
 # Entries about a whole concern rather than one agency's notification: how it reached each
 # recipient. Every recipient agency's auditor sees these for the concerns it received.
 CONCERN_LEVEL = (AuditAction.CONCERN_SUBMITTED.value, AuditAction.CONCERN_ROUTED.value)
+# Entries about the whole partnership: the policy in force is every agency's business.
+PARTNERSHIP_LEVEL = (AuditAction.POLICY_APPLIED.value,)
 
 concern_sources = Table(
     "concern_sources",
@@ -64,14 +66,15 @@ async def index_agencies(session: AsyncSession, events: Sequence[AuditEvent]) ->
 
 
 def visible_to(agency: str) -> ColumnElement[bool]:
-    """Entries an agency's auditor may see: what its staff did, and every access to its
-    concerns and notifications (with how a concern it received was submitted and routed)."""
+    """Entries an agency's auditor may see: what its staff did, the policy versions in force,
+    and every access to its concerns and notifications (with how one it received was routed)."""
     raised = select(concern_sources.c.concern_id).where(concern_sources.c.source_agency == agency)
     ours = notification_recipients.c.recipient_agency == agency
     received = select(notification_recipients.c.notification_id).where(ours)
     received_concerns = select(notification_recipients.c.concern_id).where(ours)
     return or_(
         entries.c.actor_agency == agency,
+        entries.c.action.in_(PARTNERSHIP_LEVEL),
         entries.c.concern_id.in_(raised),
         entries.c.notification_id.in_(received),
         and_(

@@ -10,8 +10,8 @@ from typing import Self
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.v1 import AuditEvent, TreeHeadView
-from services.audit import store, store_scope, store_tree
+from schemas.v1 import AuditEvent, PolicyView, TreeHeadView
+from services.audit import store, store_policies, store_scope, store_tree
 from services.audit.chain import ChainRow
 from services.audit.unit_of_work import Entry, EntryFilters
 from services.common.db import UnitOfWork
@@ -27,9 +27,16 @@ class SessionAuditEntries:
 
     async def append(self, events: Sequence[AuditEvent]) -> int:
         """Chain the events not yet in the log after its last entry (by COPY); the count."""
-        appended = await store.append_events(self._session, events)
-        await store_scope.index_agencies(self._session, events)
+        chained, applied = store_policies.set_policy_text_aside(events)
+        refused = await store_policies.record_policies(self._session, applied)
+        chained = store_policies.mark_refused(chained, refused)
+        appended = await store.append_events(self._session, chained)
+        await store_scope.index_agencies(self._session, chained)
         return appended
+
+    async def policy(self, version: str) -> PolicyView | None:
+        """The policy version on record under this name, with its text."""
+        return await store_policies.find_policy(self._session, version)
 
     async def find(
         self,

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schemas.v1 import AuditEvent, TreeHeadView
+from schemas.v1 import AuditEvent, PolicyView, TreeHeadView
 from services.audit.chain import ChainRow
 from services.common.outbox import Outbox
 from services.common.transaction import Transaction
@@ -65,6 +65,9 @@ class AuditEntries(Protocol):
 
     async def content(self, *, seq: int) -> bytes | None:
         """The stored canonical content of one entry."""
+
+    async def policy(self, version: str) -> PolicyView | None:
+        """The partnership policy version on record under this name, with its text."""
 
 
 class MerkleTree(Protocol):

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 
 from services.common.app_factory import build_service_app
@@ -15,9 +16,20 @@ from services.delivery import api, handlers
 from services.delivery.sender import DeliverySender
 from services.delivery.settings import DeliverySettings
 from services.delivery.store import metadata
-from services.partnership import load_partnership
+from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder, PolicyVersion
+from services.partnership.reload import watch_partnership
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = structlog.get_logger()
+
+
+def destinations(partnership: Partnership) -> dict[str, object]:
+    """Each agency's delivery destinations and the retry window: what the senders are built on."""
+    return {
+        "retry_window": partnership.delivery.retry_window,
+        **{agency.id: agency.deliveries for agency in partnership.agencies if agency.deliveries},
+    }
 
 
 def build_app(
@@ -25,7 +37,8 @@ def build_app(
 ) -> FastAPI:
     """The delivery service as an ASGI app; webhook secrets are read from `environ`."""
     settings = settings or DeliverySettings()
-    partnership = load_partnership(settings.partnership_path)
+    holder = PartnershipHolder(settings.partnership_path)
+    partnership = holder.current
     senders: list[DeliverySender] = []
 
     def register(runtime: ServiceRuntime) -> None:
@@ -33,7 +46,7 @@ def build_app(
             runtime, partnership, settings, environ=os.environ if environ is None else environ
         )
         senders.append(sender)
-        handlers.register(runtime, partnership, sender)
+        handlers.register(runtime, holder, sender)
 
     app = build_service_app(
         name="delivery",
@@ -48,9 +61,20 @@ def build_app(
         routers=[api.router],
         register_handlers=register,
     )
-    app.state.partnership = partnership
+    app.state.partnership_holder = holder
     app.state.delivery_sender = senders[0]
     app.state.runtime.background.append(senders[0].run)
+
+    async def on_applied(version: PolicyVersion, operator: str) -> None:
+        if destinations(version.partnership) != destinations(partnership):
+            # The senders' loops, secrets and feed topics are those of the version at start.
+            log.warning(
+                "delivery.destinations_changed",
+                policy_version=version.version,
+                action="restart delivery to serve them; deliveries are recorded meanwhile",
+            )
+
+    app.state.runtime.background.append(lambda: watch_partnership(holder, on_applied))
     return app
 
 

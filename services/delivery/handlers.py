@@ -16,9 +16,10 @@ from services.delivery import service
 from services.delivery.sender import DeliverySender
 from services.delivery.unit_of_work import delivery_unit_of_work
 from services.partnership import KafkaDestination, Partnership, feed_topic
+from services.partnership.holder import PartnershipHolder
 
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-PartnershipContext = Annotated[Partnership, Context("partnership")]
+HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 SenderContext = Annotated[DeliverySender, Context("delivery_sender")]
 GROUP = "delivery"
 BATCH = 500
@@ -29,12 +30,12 @@ FEED_PARTITIONS = 6
 async def on_notifications_routed(
     events: list[NotificationRouted],
     runtime: RuntimeContext,
-    partnership: PartnershipContext,
+    holder: HolderContext,
     sender: SenderContext,
 ) -> None:
     """Record a batch of routed notifications for delivery, once each, and wake their senders."""
     woken = await service.record_routed_notifications(
-        delivery_unit_of_work(runtime), events, partnership=partnership, now=datetime.now(UTC)
+        delivery_unit_of_work(runtime), events, partnership=holder.current, now=datetime.now(UTC)
     )
     sender.wake(woken)
 
@@ -48,10 +49,11 @@ def feed_topics(partnership: Partnership) -> dict[str, int]:
     }
 
 
-def register(runtime: ServiceRuntime, partnership: Partnership, sender: DeliverySender) -> None:
+def register(runtime: ServiceRuntime, holder: PartnershipHolder, sender: DeliverySender) -> None:
     """Subscribe delivery's handler on the runtime's broker; its feeds are made at start."""
+    partnership = holder.current
     runtime.broker.context.set_global("runtime", runtime)
-    runtime.broker.context.set_global("partnership", partnership)
+    runtime.broker.context.set_global("partnership_holder", holder)
     runtime.broker.context.set_global("delivery_sender", sender)
     runtime.extra_topics.update(feed_topics(partnership))
     declare_publications(

@@ -11,13 +11,14 @@ from services.common.db import migrate
 from services.intake import api, handlers
 from services.intake.settings import IntakeSettings
 from services.intake.store import metadata
-from services.partnership import load_partnership
+from services.partnership.holder import PartnershipHolder
+from services.partnership.reload import watch_partnership
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     """The intake service as an ASGI app."""
     settings = settings or IntakeSettings()
-    partnership = load_partnership(settings.partnership_path)
+    holder = PartnershipHolder(settings.partnership_path)
     app = build_service_app(
         name="intake",
         title="Safeguarding Exchange: intake",
@@ -26,10 +27,11 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         metadata=metadata,
         versions=Path(__file__).resolve().parent / "migrations",
         routers=[api.router],
-        register_handlers=lambda runtime: handlers.register(runtime, partnership),
+        register_handlers=lambda runtime: handlers.register(runtime, holder),
         max_body=settings.max_body_bytes,
     )
-    app.state.partnership = partnership
+    app.state.partnership_holder = holder
+    app.state.runtime.background.append(lambda: watch_partnership(holder))
     return app
 
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from services.common.runtime import RuntimeDep
 from services.intake.unit_of_work import IntakeUnitOfWork, intake_unit_of_work
 from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 
 
 async def unit_of_work(runtime: RuntimeDep) -> IntakeUnitOfWork:
@@ -17,9 +18,9 @@ async def unit_of_work(runtime: RuntimeDep) -> IntakeUnitOfWork:
 
 
 async def partnership(request: Request) -> Partnership:
-    """The partnership the service was started with."""
-    value: Partnership = request.app.state.partnership
-    return value
+    """The partnership in force now (a changed file is picked up without a restart)."""
+    holder: PartnershipHolder = request.app.state.partnership_holder
+    return holder.current
 
 
 UowDep = Annotated[IntakeUnitOfWork, Depends(unit_of_work)]

@@ -20,11 +20,11 @@ from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.intake import service
 from services.intake.unit_of_work import intake_unit_of_work
-from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 
 log = structlog.get_logger()
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-PartnershipContext = Annotated[Partnership, Context("partnership")]
+HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 RoutedGuard = Annotated[PoisonGuard[ConcernRouted], Context("routed_guard")]
 ChangedGuard = Annotated[PoisonGuard[NotificationChanged], Context("changed_guard")]
 GROUP = "intake"
@@ -79,7 +79,7 @@ async def _dead_letter(runtime: ServiceRuntime, message: KafkaMessage, reason: s
 
 
 async def on_concern_submitted(
-    message: KafkaMessage, runtime: RuntimeContext, partnership: PartnershipContext
+    message: KafkaMessage, runtime: RuntimeContext, holder: HolderContext
 ) -> None:
     """Accept a concern an agency system put on Kafka, proven by the token in its header."""
     token = message.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -91,7 +91,7 @@ async def on_concern_submitted(
         caller = None
     result = await service.submit_from_kafka(
         intake_unit_of_work(runtime),
-        partnership,
+        holder.current,
         caller=caller,
         body=message.body,
         now=datetime.now(UTC),
@@ -109,11 +109,11 @@ async def _undecoded(message: KafkaMessage) -> bytes:
     return message.body
 
 
-def register(runtime: ServiceRuntime, partnership: Partnership) -> None:
+def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     """Subscribe intake's handlers on the runtime's broker."""
     broker = runtime.broker
     broker.context.set_global("runtime", runtime)
-    broker.context.set_global("partnership", partnership)
+    broker.context.set_global("partnership_holder", holder)
     broker.context.set_global("routed_guard", poison_guard(runtime, ConcernRouted))
     broker.context.set_global("changed_guard", poison_guard(runtime, NotificationChanged))
     declare_publications(

@@ -46,12 +46,18 @@ def load_partnership(path: Path | str) -> Partnership:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as error:
         raise PartnershipError(
             path, [Problem("(file)", None, f"cannot be read: {error}")]
         ) from None
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> Partnership:
+    """Check a partnership file's text (read from `path`), reporting every problem found."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         reason = f"is not YAML: {getattr(error, 'problem', None) or error}"

@@ -23,6 +23,7 @@ from services.common.auth import CallerDep, Role, require_role
 from services.common.problems import problem_doc
 from services.common.runtime import RuntimeDep
 from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing import inbox, views
 from services.routing.decision_policy import can_be_decided
 from services.routing.inbox import InboxFilters, NotificationNotFound
@@ -70,9 +71,9 @@ def view(
 
 
 def partnership_of(request: Request) -> Partnership:
-    """The partnership the service was started with."""
-    partnership: Partnership = request.app.state.partnership
-    return partnership
+    """The partnership in force now (a changed file is picked up without a restart)."""
+    holder: PartnershipHolder = request.app.state.partnership_holder
+    return holder.current
 
 
 PartnershipDep = Annotated[Partnership, Depends(partnership_of)]

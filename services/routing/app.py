@@ -8,13 +8,16 @@ from fastapi import FastAPI
 
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
-from services.partnership import load_partnership
+from services.partnership.holder import PartnershipHolder, PolicyVersion
+from services.partnership.reload import watch_partnership
 from services.routing import api, api_casework, handlers, stream
 from services.routing.escalation import escalation_job
+from services.routing.policy_record import record_policy_applied
 from services.routing.retention_job import retention_job
 from services.routing.settings import RoutingSettings
 from services.routing.store import metadata
 from services.routing.store_children import ChildIndexSecret
+from services.routing.unit_of_work import routing_unit_of_work
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build_app(settings: RoutingSettings | None = None) -> FastAPI:
     """The routing service as an ASGI app."""
     settings = settings or RoutingSettings()
-    partnership = load_partnership(settings.partnership_path)
+    holder = PartnershipHolder(settings.partnership_path)
     app = build_service_app(
         name="routing",
         title="Safeguarding Exchange: routing",
@@ -33,16 +36,21 @@ def build_app(settings: RoutingSettings | None = None) -> FastAPI:
         # The stream first: /notifications/stream must not be read as a notification id.
         routers=[stream.router, api.router, api_casework.router],
         register_handlers=lambda runtime: handlers.register(
-            runtime, partnership, ChildIndexSecret(settings.child_index_key)
+            runtime, holder, ChildIndexSecret(settings.child_index_key)
         ),
     )
-    app.state.partnership = partnership
+    app.state.partnership_holder = holder
     runtime = app.state.runtime
     runtime.background.append(
-        escalation_job(runtime, partnership, interval=settings.escalation_interval_seconds)
+        escalation_job(runtime, holder, interval=settings.escalation_interval_seconds)
     )
+
+    async def on_applied(version: PolicyVersion, operator: str) -> None:
+        await record_policy_applied(routing_unit_of_work(runtime), version, operator=operator)
+
+    runtime.background.append(lambda: watch_partnership(holder, on_applied))
     runtime.background.append(
-        retention_job(runtime, partnership, interval=settings.retention_interval_seconds)
+        retention_job(runtime, holder, interval=settings.retention_interval_seconds)
     )
     return app
 

@@ -22,6 +22,7 @@ from schemas.v1 import NotificationRoutedPayload
 from services.common.db import UnitOfWork
 from services.common.runtime import ServiceRuntime
 from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing import service
 from services.routing.service import ESCALATION_BATCH as BATCH
 from services.routing.unit_of_work import SqlRoutingUnitOfWork, routing_unit_of_work
@@ -56,12 +57,13 @@ async def escalate_undecided(
 
 
 def escalation_job(
-    runtime: ServiceRuntime, partnership: Partnership, *, interval: float
+    runtime: ServiceRuntime, holder: PartnershipHolder, *, interval: float
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A background job that escalates overdue notifications every `interval` seconds."""
 
     async def run() -> None:
         while True:
+            partnership = holder.current  # one version for the whole pass
             try:
                 # Each unit of work wakes the outbox relay when it commits escalations.
                 unacknowledged = await service.escalate_overdue(

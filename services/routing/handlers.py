@@ -15,13 +15,13 @@ from services.common.kafka import declare_publications
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
-from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing import service
 from services.routing.store_children import ChildIndexSecret
 from services.routing.unit_of_work import routing_unit_of_work
 
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-PartnershipContext = Annotated[Partnership, Context("partnership")]
+HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 ChildIndexContext = Annotated[ChildIndexSecret, Context("child_index")]
 GuardContext = Annotated[PoisonGuard[ConcernReceived], Context("received_guard")]
 GROUP = "routing"
@@ -35,7 +35,7 @@ async def on_concerns_received(
     events: list[ConcernReceived],
     message: KafkaMessage,
     runtime: RuntimeContext,
-    partnership: PartnershipContext,
+    holder: HolderContext,
     child_index: ChildIndexContext,
     guard: GuardContext,
 ) -> None:
@@ -43,7 +43,10 @@ async def on_concerns_received(
 
     One transaction for the batch; the outcome is the same as routing the concerns one at a time
     in the order they came. A record that fails on its own goes to concerns.received.dlq.
+    The partnership is read once: a batch (and every part the guard splits it into) uses one
+    policy version.
     """
+    partnership = holder.current
 
     async def route(decoded: list[ConcernReceived]) -> None:
         secret = await child_index.value(runtime.sessions)
@@ -59,11 +62,11 @@ async def on_concerns_received(
 
 
 def register(
-    runtime: ServiceRuntime, partnership: Partnership, child_index: ChildIndexSecret
+    runtime: ServiceRuntime, holder: PartnershipHolder, child_index: ChildIndexSecret
 ) -> None:
     """Subscribe routing's handlers on the runtime's broker."""
     runtime.broker.context.set_global("runtime", runtime)
-    runtime.broker.context.set_global("partnership", partnership)
+    runtime.broker.context.set_global("partnership_holder", holder)
     runtime.broker.context.set_global("child_index", child_index)
     runtime.broker.context.set_global("received_guard", poison_guard(runtime, ConcernReceived))
     declare_publications(

@@ -20,6 +20,7 @@ from services.common.db import UnitOfWork
 from services.common.outbox import SessionOutbox
 from services.common.runtime import ServiceRuntime
 from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing import store_retention
 from services.routing.retention import (
     PERSONAL_CONTENT,
@@ -72,7 +73,7 @@ async def apply_retention(
 
 def retention_job(
     runtime: ServiceRuntime,
-    partnership: Partnership,
+    holder: PartnershipHolder,
     *,
     interval: float,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -83,7 +84,7 @@ def retention_job(
         while True:
             try:
                 removed = await apply_retention(
-                    runtime.unit_of_work(), runtime.outbox, partnership, now=clock()
+                    runtime.unit_of_work(), runtime.outbox, holder.current, now=clock()
                 )
                 if removed:
                     runtime.relay.wake()

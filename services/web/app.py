@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from services.common.http import health_router, install_middleware
 from services.common.keys import load_or_create_signing_key
 from services.common.logging import configure_logging
-from services.partnership import load_partnership
+from services.partnership.holder import PartnershipHolder
+from services.partnership.reload import watch_partnership
 from services.web.context import HERE, WebContext, make_templates
 from services.web.errors import install_error_pages
 from services.web.pages import router
@@ -41,13 +43,13 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
         if settings.jwt_signing_key_path
         else None
     )
-    partnership = load_partnership(settings.partnership_path)
+    holder = PartnershipHolder(settings.partnership_path)
     context = WebContext(
         settings=settings,
-        partnership=partnership,
+        holder=holder,
         verifier=token_verifier(settings),
         signing_key=signing_key,
-        templates=make_templates(partnership),
+        templates=make_templates(holder),
         upstream=Upstream(
             intake_url=settings.intake_url,
             routing_url=settings.routing_url,
@@ -58,7 +60,9 @@ def build_app(settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(watch_partnership(holder), name="web-partnership")
         yield
+        watcher.cancel()
         await context.upstream.aclose()
 
     app = FastAPI(title="Safeguarding Exchange web", lifespan=lifespan, docs_url=None,

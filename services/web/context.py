@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from schemas.v1.api import NotificationSummary
 from services.common.auth import TokenVerifier
 from services.partnership import Partnership
+from services.partnership.holder import PartnershipHolder
 from services.web import labels, notification_page, views, worklist
 from services.web.settings import WebSettings
 from services.web.upstream import Upstream
@@ -25,11 +26,16 @@ class WebContext:
     """The web process's shared state (no data of its own)."""
 
     settings: WebSettings
-    partnership: Partnership
+    holder: PartnershipHolder
     verifier: TokenVerifier
     signing_key: Ed25519PrivateKey | None
     templates: Jinja2Templates
     upstream: Upstream
+
+    @property
+    def partnership(self) -> Partnership:
+        """The partnership in force now (a changed file is picked up without a restart)."""
+        return self.holder.current
 
     def agency_name(self, agency_id: str | None) -> str:
         """An agency's name from the partnership, or its id if unknown."""
@@ -50,17 +56,21 @@ def web(request: Request) -> WebContext:
     return value
 
 
-def make_templates(partnership: Partnership | None = None) -> Jinja2Templates:
+def make_templates(partnership: PartnershipHolder | Partnership | None = None) -> Jinja2Templates:
     """Jinja2 templates with the pages' filters, naming agencies, rules and schools in words."""
     templates = Jinja2Templates(directory=HERE / "templates")
     env = templates.env
 
+    def in_force() -> Partnership | None:
+        # A holder is read at each render, so names follow a reloaded partnership file.
+        return partnership.current if isinstance(partnership, PartnershipHolder) else partnership
+
     def school_name(urn: str) -> str | None:
-        found = [a.name for a in partnership.agencies if a.school_urn == urn] if partnership else []
+        found = [a.name for a in p.agencies if a.school_urn == urn] if (p := in_force()) else []
         return found[0] if found else None
 
     def rule_description(reason: str) -> str:
-        return partnership.rule_description(reason) if partnership else reason
+        return p.rule_description(reason) if (p := in_force()) else reason
 
     env.filters["label"] = views.label
     env.filters["when"] = labels.when
@@ -80,7 +90,7 @@ def make_templates(partnership: Partnership | None = None) -> Jinja2Templates:
         child_words=worklist.child_words,
         incident_at=notification_page.incident_at,
         colleagues=notification_page.colleagues,
-        agency_name=lambda agency: agency_name(partnership, agency),
+        agency_name=lambda agency: agency_name(in_force(), agency),
         rule_description=rule_description,
         subject_value=lambda name, value: notification_page.subject_value(
             name, value, school_name=school_name

@@ -88,6 +88,8 @@ def browser_partnership(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference partnership, but a low concern is overdue after a few seconds."""
     policy = yaml.safe_load(default_partnership_path().read_text())
     policy["ack_within"]["low"] = LOW_ACK_WITHIN
+    # Other rules are another version: audit refuses a second text under a version on record.
+    policy["policy_version"] = f"{policy['policy_version']}-browser"
     path = tmp_path_factory.mktemp("partnership") / "browser-partnership.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path

@@ -24,6 +24,7 @@ from services.audit.proofs import check_inclusion
 from services.common.db import async_url
 from services.common.keys import load_signing_key
 from services.partnership import Partnership, default_partnership_path, load_partnership
+from services.partnership.holder import PartnershipHolder
 from services.routing.retention_job import apply_retention, retention_job
 from tests.builders import a_concern_body
 from tests.conftest import Services
@@ -131,7 +132,9 @@ async def test_past_retention_the_content_is_removed_audited_and_the_log_still_v
     before = await stored(engine, concern_id)
 
     runtime = services.apps["routing"].state.runtime
-    job = asyncio.create_task(retention_job(runtime, short_retention, interval=0.2)())
+    job = asyncio.create_task(
+        retention_job(runtime, PartnershipHolder.of(short_retention), interval=0.2)()
+    )
     try:
 
         async def removed() -> Any:

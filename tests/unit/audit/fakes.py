@@ -11,10 +11,16 @@ from typing import Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from schemas.v1 import AuditEvent, TreeHeadView
+from schemas.v1 import AuditEvent, PolicyView, TreeHeadView
 from services.audit.chain import GENESIS, ChainRow, by_event_id, seal_new
 from services.audit.merkle import MerkleAccumulator
-from services.audit.store_scope import CONCERN_LEVEL, concern_source, notification_recipient
+from services.audit.store_policies import set_policy_text_aside
+from services.audit.store_scope import (
+    CONCERN_LEVEL,
+    PARTNERSHIP_LEVEL,
+    concern_source,
+    notification_recipient,
+)
 from services.audit.tree_head import tree_head
 from services.audit.unit_of_work import Entry, EntryFilters
 from tests.unit.fakes import FakeOutbox
@@ -60,6 +66,7 @@ class FakeAuditEntries:
     def __init__(self) -> None:
         self.stored: list[StoredEntry] = []
         self.pending: list[StoredEntry] = []
+        self.policies: dict[str, PolicyView] = {}
 
     def agencies(self) -> tuple[dict[object, object], dict[object, tuple[object, object]]]:
         """Concern -> source agency, notification -> (concern, recipient agency), as indexed."""
@@ -83,6 +90,7 @@ class FakeAuditEntries:
         received = {concern for concern, to in recipients.values() if to == agency}
         return (
             p.actor.agency == agency
+            or p.action.value in PARTNERSHIP_LEVEL
             or (p.concern_id is not None and sources.get(p.concern_id) == agency)
             or (p.notification_id in recipients and recipients[p.notification_id][1] == agency)
             or (
@@ -95,7 +103,21 @@ class FakeAuditEntries:
     def visible(self) -> list[StoredEntry]:
         return self.stored + self.pending
 
+    async def policy(self, version: str) -> PolicyView | None:
+        return self.policies.get(version)
+
     async def append(self, events: Sequence[AuditEvent]) -> int:
+        events, applied = set_policy_text_aside(events)
+        for policy in applied:
+            self.policies.setdefault(
+                policy.version,
+                PolicyView(
+                    version=policy.version,
+                    sha256=policy.sha256,
+                    content=policy.content,
+                    came_into_force_at=policy.came_into_force_at,
+                ),
+            )
         visible = self.visible()
         present = {stored.event.event_id for stored in visible}
         last_seq, last_hash = (

@@ -1,0 +1,122 @@
+"""Picking up a changed partnership file without a restart: on SIGHUP, or when the file changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import structlog
+
+from services.partnership.holder import PartnershipHolder, PolicyVersion, Reload
+
+log = structlog.get_logger()
+OnApplied = Callable[[PolicyVersion, str], Awaitable[None]]
+POLL_SECONDS = 3.0
+
+
+def operator_of(path: Path) -> str:
+    """Who applied the file: `<file>.operator`, else $SAFEGUARD_OPERATOR, else the OS user."""
+    # `safeguard policy apply --operator` writes the sidecar file before it replaces the policy.
+    sidecar = path.with_name(path.name + ".operator")
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        named = sidecar.read_text(encoding="utf-8").strip()
+        if named:
+            return named[:100]
+    return os.environ.get("SAFEGUARD_OPERATOR") or getpass.getuser()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
+# Every watcher of the process (a test runs several services in one) wakes on one SIGHUP.
+_WAKERS: set[asyncio.Event] = set()
+
+
+def _wake_all() -> None:
+    for wake in _WAKERS:
+        wake.set()
+
+
+def _listen(wake: asyncio.Event) -> None:
+    if not _WAKERS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # Only the main thread's loop may take signals; elsewhere the file is polled only.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _wake_all)
+    _WAKERS.add(wake)
+
+
+def _stop_listening(wake: asyncio.Event) -> None:
+    _WAKERS.discard(wake)
+    if not _WAKERS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+
+async def reload_once(holder: PartnershipHolder) -> Reload:
+    """Read the file again; log a refusal (places only) or the version that came into force."""
+    outcome = holder.reload()
+    if outcome.refused:
+        log.warning(
+            "partnership.refused",
+            policy_version=holder.current.policy_version,
+            problems=len(outcome.problems),
+            places=[f"{p.place}:{p.line}" if p.line else p.place for p in outcome.problems],
+        )
+    elif outcome.applied is not None:
+        log.info(
+            "partnership.applied",
+            policy_version=outcome.applied.version,
+            sha256=outcome.applied.sha256,
+        )
+    return outcome
+
+
+async def watch_partnership(
+    holder: PartnershipHolder,
+    on_applied: OnApplied | None = None,
+    *,
+    interval: float = POLL_SECONDS,
+) -> None:
+    """Reload on SIGHUP or a changed file until cancelled; announce each version put in force."""
+    # The mtime and size only say when to look: the SHA-256 decides whether anything changed.
+    wake = asyncio.Event()
+    _listen(wake)
+    seen = _stamp(holder.path)
+    # Each version in force is announced, in order, even one soon replaced.
+    unannounced: list[PolicyVersion] = [holder.in_force]
+    try:
+        while True:
+            while unannounced and on_applied is not None:
+                pending = unannounced[0]
+                try:
+                    await on_applied(pending, operator_of(holder.path))
+                    unannounced.pop(0)
+                except Exception as error:  # e.g. the database is away: try again next time
+                    log.warning(
+                        "partnership.announce_failed",
+                        policy_version=pending.version,
+                        error=type(error).__name__,
+                        retry_in=interval,
+                    )
+                    break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
+            asked, stamp = wake.is_set(), _stamp(holder.path)
+            wake.clear()
+            if asked or stamp != seen:
+                seen = stamp
+                outcome = await reload_once(holder)
+                if outcome.applied is not None:
+                    unannounced.append(outcome.applied)
+    finally:
+        _stop_listening(wake)
