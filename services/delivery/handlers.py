@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from faststream import Context
+from faststream.kafka import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, NotificationRouted, Topic
 from schemas.v1.delivery import DeliveredNotification
-from services.common.kafka import batch_of, declare_publications
+from services.common.kafka import declare_publications
+from services.common.poison import PoisonGuard
+from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.delivery import service
 from services.delivery.sender import DeliverySender
@@ -21,6 +24,7 @@ from services.partnership.holder import PartnershipHolder
 RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
 HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 SenderContext = Annotated[DeliverySender, Context("delivery_sender")]
+GuardContext = Annotated[PoisonGuard[NotificationRouted], Context("routed_guard")]
 GROUP = "delivery"
 BATCH = 500
 BATCH_WAIT_MS = 20
@@ -29,15 +33,25 @@ FEED_PARTITIONS = 6
 
 async def on_notifications_routed(
     events: list[NotificationRouted],
+    message: KafkaMessage,
     runtime: RuntimeContext,
     holder: HolderContext,
     sender: SenderContext,
+    guard: GuardContext,
 ) -> None:
-    """Record a batch of routed notifications for delivery, once each, and wake their senders."""
-    woken = await service.record_routed_notifications(
-        delivery_unit_of_work(runtime), events, partnership=holder.current, now=datetime.now(UTC)
-    )
-    sender.wake(woken)
+    """Record a batch of routed notifications for delivery, once each, and wake their senders.
+
+    A record that fails on its own goes to notifications.routed.dlq.
+    """
+    partnership = holder.current
+
+    async def record(decoded: list[NotificationRouted]) -> None:
+        woken = await service.record_routed_notifications(
+            delivery_unit_of_work(runtime), decoded, partnership=partnership, now=datetime.now(UTC)
+        )
+        sender.wake(woken)
+
+    await guard.handle(message.raw_message, record)
 
 
 def feed_topics(partnership: Partnership) -> dict[str, int]:
@@ -55,12 +69,17 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder, sender: Deliver
     runtime.broker.context.set_global("runtime", runtime)
     runtime.broker.context.set_global("partnership_holder", holder)
     runtime.broker.context.set_global("delivery_sender", sender)
+    runtime.broker.context.set_global("routed_guard", poison_guard(runtime, NotificationRouted))
     runtime.extra_topics.update(feed_topics(partnership))
     declare_publications(
         runtime.broker,
         "delivery",
         {
             Topic.AUDIT_EVENTS.value: (AuditEvent, "Every delivery attempt and redelivery."),
+            Topic.NOTIFICATIONS_ROUTED_DLQ.value: (
+                bytes,
+                "Records that kept failing, with dlq-reason.",
+            ),
             **{
                 topic: (DeliveredNotification, "An agency's own feed; header webhook-id.")
                 for topic in feed_topics(partnership)
@@ -71,7 +90,7 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder, sender: Deliver
         Topic.NOTIFICATIONS_ROUTED.value,
         group_id=GROUP,
         batch=True,
-        decoder=batch_of(NotificationRouted),
+        decoder=left_to_guard,
         max_records=BATCH,
         batch_timeout_ms=BATCH_WAIT_MS,
         auto_offset_reset="earliest",
