@@ -40,6 +40,9 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 # Every watcher of the process (a test runs several services in one) wakes on one SIGHUP.
 _WAKERS: set[asyncio.Event] = set()
+# The loop that took SIGHUP, if one could: only the main thread's loop may (a watcher on another
+# thread's loop polls the file only, and must not keep a later main-loop watcher from taking it).
+_SIGNAL_LOOP: list[asyncio.AbstractEventLoop] = []
 
 
 def _wake_all() -> None:
@@ -48,18 +51,19 @@ def _wake_all() -> None:
 
 
 def _listen(wake: asyncio.Event) -> None:
-    if not _WAKERS:
+    if not _SIGNAL_LOOP:
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            # Only the main thread's loop may take signals; elsewhere the file is polled only.
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _wake_all)
+            loop.add_signal_handler(signal.SIGHUP, _wake_all)
+            _SIGNAL_LOOP.append(loop)
     _WAKERS.add(wake)
 
 
 def _stop_listening(wake: asyncio.Event) -> None:
     _WAKERS.discard(wake)
-    if not _WAKERS:
+    if not _WAKERS and _SIGNAL_LOOP and _SIGNAL_LOOP[0] is asyncio.get_running_loop():
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            _SIGNAL_LOOP.pop().remove_signal_handler(signal.SIGHUP)
 
 
 async def reload_once(holder: PartnershipHolder) -> Reload:

@@ -95,7 +95,9 @@ def browser_partnership(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: once the browser tests are done their services stop, so they never share
+# consumer groups with the integration tests' own services later in the same run.
+@pytest.fixture(scope="package")
 def stack(
     service_environment: dict[str, str],
     signing_key_path: Path,
@@ -167,7 +169,7 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def intake_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP to the running intake, as an agency system would post."""
     async with httpx.AsyncClient(base_url=stack.intake, timeout=30) as client:
