@@ -116,7 +116,13 @@ async def bench(
         "audit_burst_entries": burst.entries,
     }
     _print(pipeline, bare_client, figures)
-    shown = save_picture([pipeline.end_to_end, pipeline.intake_client, bare_client], picture)
+    curves = [
+        pipeline.end_to_end,
+        pipeline.deliveries.latencies,
+        pipeline.intake_client,
+        bare_client,
+    ]
+    shown = save_picture(curves, picture)
     say(f"Latency picture: {shown.resolve()}")
     return figures
 
@@ -129,7 +135,7 @@ def _figures(
     p: PipelineResult, entries: int, audit_per_s: float, raw_kafka: float, raw_copy: float,
     bare_per_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    e2e = p.end_to_end
+    e2e, delivery = p.end_to_end, p.deliveries.latencies
     return {
         "concerns": p.posted,
         "accepted": p.accepted,
@@ -144,6 +150,11 @@ def _figures(
         "p999_ms": round(e2e.ms(99.9), 2),
         "max_ms": round(e2e.ms(100), 2),
         "intake_p99_ms": round(p.intake_client.ms(99), 2),
+        "deliveries": p.deliveries.delivered,
+        "deliveries_per_s": round(p.deliveries.per_s, 2),
+        "delivery_p50_ms": round(delivery.ms(50), 2),
+        "delivery_p99_ms": round(delivery.ms(99), 2),
+        "delivery_max_ms": round(delivery.ms(100), 2),
         "audit_entries_per_s": round(audit_per_s, 2),
         "intake_accepted_per_s": round(p.intake_accepted_per_s, 2),
         "raw_kafka_concerns_per_s": round(raw_kafka, 2),
@@ -162,8 +173,11 @@ def _print(p: PipelineResult, bare_client: Latencies, f: dict[str, Any]) -> None
         f"audit entries {f['audit_entries']}")  # fmt: skip
     if p.failures:
         say(f"Failed posts by status: {p.failures}")
+    d = p.deliveries
+    say(f"Delivered {d.delivered} of {d.wanted} police notifications on its feed "
+        f"({d.resent} resent with the same webhook-id), {f['deliveries_per_s']:.1f}/s")  # fmt: skip
     say("Latency (ms):")
-    for latencies in (p.end_to_end, p.intake_client, bare_client):
+    for latencies in (p.end_to_end, d.latencies, p.intake_client, bare_client):
         say("  " + latencies.line())
     say("Throughput (per second):                     measured      baseline   ratio")
     rows = (

@@ -15,6 +15,7 @@ A concern counts as routed once its `concerns.routed` record is seen and every n
 names has been seen on `notifications.routed`. All three topics are read from their end as the
 run starts, without a consumer group, so the benchmark disturbs no service's offsets.
 Throughput is routed concerns per second from the first scheduled send to the last notification.
+The police feed is read alongside, for delivery's figures (see `bench.delivery`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from bench.delivery import FEED, DeliveryFollower, DeliveryResult
 from bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
 from bench.report import Latencies, say
 from schemas.v1 import TOPICS, Topic
+from services.delivery.handlers import FEED_PARTITIONS
 
 WATCHED = (Topic.CONCERNS_RECEIVED, Topic.CONCERNS_ROUTED, Topic.NOTIFICATIONS_ROUTED)
 
@@ -54,6 +57,8 @@ class Watcher:
     routed: int = 0
     received_sizes: list[int] = field(default_factory=list)
     notification_sizes: list[int] = field(default_factory=list)
+    deliveries: DeliveryFollower = field(default_factory=DeliveryFollower)
+    has_feed: bool = False
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -64,13 +69,18 @@ class Watcher:
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         await consumer.start()
-        missing = {t.value for t in WATCHED} - await consumer.topics()
+        topics = await consumer.topics()
+        missing = {t.value for t in WATCHED} - topics
         if missing:
             await consumer.stop()
             raise RuntimeError(f"Topics {sorted(missing)} do not exist: is the stack up?")
         partitions = [
             TopicPartition(topic.value, p) for topic in WATCHED for p in range(TOPICS[topic])
         ]
+        # Delivery makes the feed when it starts; without it there is nothing to measure.
+        self.has_feed = FEED in topics
+        if self.has_feed:
+            partitions += [TopicPartition(FEED, p) for p in range(FEED_PARTITIONS)]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for partition in partitions:
@@ -84,14 +94,18 @@ class Watcher:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             for partition, records in batches.items():
                 for record in records:
-                    self._take(partition.topic, record.value or b"", record.timestamp / 1000)
+                    if partition.topic == FEED:
+                        self.deliveries.on_feed(record)
+                    else:
+                        self._take(partition.topic, record.value or b"", record.timestamp / 1000)
 
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
 
     def _take(self, topic: str, value: bytes, timestamp: float) -> None:
-        payload: dict[str, Any] = json.loads(value)["payload"]
+        event: dict[str, Any] = json.loads(value)
+        payload: dict[str, Any] = event["payload"]
         concern = self.concerns.setdefault(str(payload["concern_id"]), Followed())
         if topic == Topic.CONCERNS_RECEIVED.value:
             self.received_sizes.append(len(value))
@@ -100,6 +114,8 @@ class Watcher:
             concern.expected = {str(r["notification_id"]) for r in payload["recipients"]}
         else:
             self.notification_sizes.append(len(value))
+            agency = str(payload["recipient_agency"])
+            self.deliveries.routed(str(event["event_id"]), agency, timestamp)
             concern.seen[str(payload["notification_id"])] = timestamp
             if concern.received_at is None:
                 concern.received_at = _epoch(payload["received_at"])
@@ -131,6 +147,7 @@ class PipelineResult:
     received_size: int
     notification_size: int
     failures: dict[str, int]
+    deliveries: DeliveryResult
 
     @property
     def concerns_per_s(self) -> float:
@@ -147,7 +164,8 @@ async def _progress(run: OpenLoopRun, watcher: Watcher, stop: asyncio.Event) -> 
         await asyncio.sleep(1.0)
         say(
             f"  {time.monotonic() - begun:5.0f} s  sent {run.sent:>7}  accepted {run.accepted:>7}"
-            f"  routed {watcher.routed:>7}  failed {run.failed}"
+            f"  routed {watcher.routed:>7}  delivered {watcher.deliveries.delivered:>7}"
+            f"  failed {run.failed}"
         )
 
 
@@ -167,7 +185,7 @@ async def run_pipeline(
             await open_loop(client, f"{intake_url}/v1/concerns", bodies, rate=rate, run=run)
         ids = {o.concern_id for o in run.outcomes if o.concern_id}
         deadline = time.monotonic() + max(60.0, count / rate)
-        while time.monotonic() < deadline and _routed(watcher, ids) < len(ids):
+        while time.monotonic() < deadline and not _settled(watcher, ids):
             if consuming.done():
                 consuming.result()
             await asyncio.sleep(0.2)
@@ -182,6 +200,13 @@ async def run_pipeline(
 
 def _routed(watcher: Watcher, ids: set[str]) -> int:
     return sum(1 for i in ids if (c := watcher.concerns.get(i)) and c.done_at is not None)
+
+
+def _settled(watcher: Watcher, ids: set[str]) -> bool:
+    """Every concern routed and, when there is a feed, every police notification on it."""
+    followed = watcher.deliveries
+    delivered = not watcher.has_feed or followed.delivered == followed.wanted
+    return _routed(watcher, ids) == len(ids) and delivered
 
 
 def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult:
@@ -205,6 +230,7 @@ def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult
         received_size=_mean(watcher.received_sizes, default=2000),
         notification_size=_mean(watcher.notification_sizes, default=1500),
         failures=_failures(run),
+        deliveries=watcher.deliveries.result(run.started),
     )
 
 

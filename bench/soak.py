@@ -19,7 +19,7 @@ from bench.report import say
 from deploy.local.processes import pid_of
 from deploy.local.stack import service_pidfile
 
-SERVICES = ("intake", "routing", "audit")
+SERVICES = ("intake", "routing", "audit", "delivery")
 WARM_UP_S = 60.0
 EVERY_S = 5.0
 

@@ -28,7 +28,8 @@ def run(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.Com
 
 
 def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "POSTGRES")}
+    names = ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")
+    ports = {name: free_port() for name in names}
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
     }
@@ -69,7 +70,7 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
         assert soak.returncode == 0, soak.stdout + soak.stderr
         traced = json.loads(soak.stdout.strip().splitlines()[-1])
         assert traced["accepted"] == 160
-        assert set(traced["rss"]) == {"intake", "routing", "audit"}
+        assert set(traced["rss"]) == {"intake", "routing", "audit", "delivery"}
         for service in traced["rss"].values():
             assert 0 < service["start_mib"] <= service["max_mib"]
             assert service["end_mib"] <= service["max_mib"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from tests.faults.stack import PrivateStack
 
-KILLED = ("intake", "routing", "audit")
+KILLED = ("intake", "routing", "audit", "delivery")
 
 
 @dataclass(frozen=True)

