@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
-from schemas.v1 import Topic
 from services.delivery.app import build_app
 from services.delivery.settings import DeliverySettings
 from services.partnership import default_partnership_path
 from tests.delivery_builders import a_routed_notification
-from tests.infrastructure import Infrastructure
 from tests.integration.delivery_support import close_within, publish_routed
-from tests.integration.test_poison_subscribers import dead_lettered
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 FEED = "deliveries.nme-police"
@@ -73,36 +69,3 @@ async def test_the_police_records_system_reads_its_notifications_from_its_own_to
         body = json.loads(record.value)
         expected = event.payload.model_dump(mode="json", exclude={"child_id"})
         assert body == {"type": "notification.routed", "notification": expected}
-
-
-async def test_a_poison_routed_notification_is_set_aside_and_those_around_it_delivered(
-    service_environment: dict[str, str], infrastructure: Infrastructure
-) -> None:
-    bootstrap = service_environment["kafka_bootstrap_servers"]
-    settings = DeliverySettings(
-        **service_environment,
-        partnership_path=default_partnership_path(),
-        delivery_poll_interval_seconds=0.1,
-        kafka_poison_attempts=2,
-    )
-    app = build_app(settings, environ={})
-    stack = AsyncExitStack()
-    await stack.enter_async_context(app.router.lifespan_context(app))
-    key = f"poison-{uuid.uuid4().hex[:8]}".encode()
-    before, after = a_routed_notification("nme-police"), a_routed_notification("nme-police")
-    poison = json.loads(a_routed_notification("nme-police").model_dump_json())
-    poison["payload"]["notification_id"] = "not-a-uuid"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for value in (before.model_dump_json().encode(), json.dumps(poison).encode(),
-                      after.model_dump_json().encode()):  # fmt: skip
-            await producer.send_and_wait(Topic.NOTIFICATIONS_ROUTED.value, value, key=key)
-        found = await read_feed(bootstrap, {str(before.event_id), str(after.event_id)})
-    finally:
-        await producer.stop()
-        await close_within(stack, 60)
-    assert set(found) == {str(before.event_id), str(after.event_id)}
-    dead = await dead_lettered(infrastructure, Topic.NOTIFICATIONS_ROUTED.value, key)
-    assert json.loads(dead.value) == poison
-    assert dict(dead.headers)["dlq-reason"].decode().startswith("ValidationError: ")
