@@ -9,6 +9,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    case,
     Column,
     DateTime,
     Identity,
@@ -75,6 +76,11 @@ disabled_destinations = Table(
     Column("disabled_at", DateTime(timezone=True), nullable=False),
     Column("delivery_id", Uuid, nullable=False),
 )
+
+
+def _lock_key(key: DestinationKey) -> Any:
+    """The advisory lock that orders recording deliveries for a destination and disabling it."""
+    return func.hashtextextended(f"delivery.destination/{key.agency}/{key.destination}", 0)
 
 
 def _delivery(row: Row[Any]) -> Delivery:
@@ -176,12 +182,21 @@ async def record_outcome(
     last_error: str | None,
     delivered_at: datetime | None,
 ) -> None:
-    """Set a delivery's state after an attempt."""
+    """Set a delivery's state after an attempt.
+
+    One its destination's disabling took while this attempt was in flight stays disabled unless
+    this attempt delivered it or failed it for good: a retry would wait on a destination that is
+    gone, listed as pending.
+    """
+    kept = case(
+        (deliveries.c.status == DeliveryStatus.DISABLED.value, DeliveryStatus.DISABLED.value),
+        else_=status.value,
+    )
     await session.execute(
         update(deliveries)
         .where(deliveries.c.delivery_id == delivery_id)
         .values(
-            status=status.value,
+            status=kept if status is DeliveryStatus.PENDING else status.value,
             next_attempt_at=next_attempt_at,
             last_status_code=last_status_code,
             last_error=last_error,
@@ -230,6 +245,8 @@ async def disable_destination(
 ) -> list[UUID] | None:
     """Mark a destination gone and its pending deliveries disabled; the ids disabled, or None
     if it was disabled already."""
+    # Waits for deliveries being recorded for it to commit, so none is left pending behind it.
+    await session.execute(select(func.pg_advisory_xact_lock(_lock_key(key))))
     newly = await session.execute(
         pg_insert(disabled_destinations)
         .values(agency=key.agency, destination=key.destination, disabled_at=now,
@@ -271,9 +288,13 @@ async def enable_destination(session: AsyncSession, key: DestinationKey) -> list
 
 
 async def disabled_among(session: AsyncSession, keys: set[DestinationKey]) -> set[DestinationKey]:
-    """Which of these destinations are disabled."""
+    """Which of these destinations are disabled; none of them is disabled until the transaction
+    ends (deliveries recorded for them as pending meanwhile are disabled with the rest)."""
     if not keys:
         return set()
+    await session.execute(
+        select(*(func.pg_advisory_xact_lock_shared(_lock_key(key)) for key in sorted(keys)))
+    )
     rows = await session.execute(
         select(disabled_destinations.c.agency, disabled_destinations.c.destination).where(
             func.concat(disabled_destinations.c.agency, "/", disabled_destinations.c.destination)

@@ -229,14 +229,6 @@ async def test_a_receiver_slower_than_the_read_timeout_gets_everything(
     await eventually(timed_out, within=10, what="an attempt audited as timed out")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "Known race, open in issue 13: run after the other cases of this module, one of the five "
-        "deliveries to a destination answering 410 is sometimes left out of 'disabled' (passes "
-        "alone); under investigation, so this case may not be counted as proof yet."
-    ),
-)
 async def test_a_gone_destination_is_disabled_and_the_others_are_not(
     stack: DeliveryStack,
 ) -> None:

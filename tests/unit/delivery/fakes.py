@@ -84,6 +84,10 @@ class FakeDeliveries:
         last_error: str | None,
         delivered_at: datetime | None,
     ) -> None:
+        if status is DeliveryStatus.PENDING and (
+            self._uow.state.deliveries[delivery_id].status is DeliveryStatus.DISABLED
+        ):
+            status = DeliveryStatus.DISABLED
         self._set(delivery_id, status=status, next_attempt_at=next_attempt_at,
                   last_status_code=last_status_code, last_error=last_error,
                   delivered_at=delivered_at)  # fmt: skip
