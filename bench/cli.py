@@ -82,7 +82,7 @@ async def bench(
     profiles = start_profiles(picture.parent) if profile else []
     pipeline = await run_pipeline(
         intake_url=env["INTAKE_URL"], bootstrap_servers=servers, token=token,
-        count=count, rate=rate,
+        count=count, rate=rate, receiver_url=env.get("RECEIVER_URL"),
     )  # fmt: skip
     for shown in finish_profiles(profiles):
         say(f"Profile: {shown.resolve()}")
@@ -119,6 +119,7 @@ async def bench(
     curves = [
         pipeline.end_to_end,
         pipeline.deliveries.latencies,
+        pipeline.webhooks.latencies,
         pipeline.intake_client,
         bare_client,
     ]
@@ -135,7 +136,7 @@ def _figures(
     p: PipelineResult, entries: int, audit_per_s: float, raw_kafka: float, raw_copy: float,
     bare_per_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    e2e, delivery = p.end_to_end, p.deliveries.latencies
+    e2e, delivery, webhook = p.end_to_end, p.deliveries.latencies, p.webhooks.latencies
     return {
         "concerns": p.posted,
         "accepted": p.accepted,
@@ -155,6 +156,11 @@ def _figures(
         "delivery_p50_ms": round(delivery.ms(50), 2),
         "delivery_p99_ms": round(delivery.ms(99), 2),
         "delivery_max_ms": round(delivery.ms(100), 2),
+        "webhook_deliveries": p.webhooks.delivered,
+        "webhook_deliveries_per_s": round(p.webhooks.per_s, 2),
+        "webhook_p50_ms": round(webhook.ms(50), 2),
+        "webhook_p99_ms": round(webhook.ms(99), 2),
+        "webhook_max_ms": round(webhook.ms(100), 2),
         "audit_entries_per_s": round(audit_per_s, 2),
         "intake_accepted_per_s": round(p.intake_accepted_per_s, 2),
         "raw_kafka_concerns_per_s": round(raw_kafka, 2),
@@ -176,8 +182,12 @@ def _print(p: PipelineResult, bare_client: Latencies, f: dict[str, Any]) -> None
     d = p.deliveries
     say(f"Delivered {d.delivered} of {d.wanted} police notifications on its feed "
         f"({d.resent} resent with the same webhook-id), {f['deliveries_per_s']:.1f}/s")  # fmt: skip
+    w = p.webhooks
+    say(f"Delivered {w.delivered} of {w.wanted} police notifications by signed webhook to the "
+        f"stand-in records system ({w.resent} resent), "
+        f"{f['webhook_deliveries_per_s']:.1f}/s")  # fmt: skip
     say("Latency (ms):")
-    for latencies in (p.end_to_end, d.latencies, p.intake_client, bare_client):
+    for latencies in (p.end_to_end, d.latencies, w.latencies, p.intake_client, bare_client):
         say("  " + latencies.line())
     say("Throughput (per second):                     measured      baseline   ratio")
     rows = (

@@ -1,21 +1,25 @@
 """Delivery's figures: deliveries per second and the latency from routed to delivered.
 
-Measured on the police's own feed, `deliveries.nme-police`, the Kafka destination of the
-reference partnership that `safeguard up` loads by default, so it works on the default stack:
+Measured on both of Eastvale Police's destinations in the local stack's partnership (see
+`deploy.local.receiver`): its own feed, `deliveries.nme-police`, and its stand-in records system,
+the stack's webhook receiver on loopback, which verifies every signature.
 
 - routed: the timestamp of a `NotificationRouted` record for the police on
   `notifications.routed` (stamped by routing's relay when it published it);
-- delivered: the timestamp of the record on `deliveries.nme-police` whose `webhook-id` header is
-  that event's id (stamped by delivery when it put it on the feed).
+- delivered on the feed: the timestamp of the record on `deliveries.nme-police` whose
+  `webhook-id` header is that event's id (stamped by delivery when it put it on the feed);
+- delivered by webhook: when the receiver took the verified webhook with that `webhook-id`.
 
-Both are producer CreateTime on one machine, so one clock. A webhook-id seen twice on the feed
-(a resend: at-least-once) counts once, at its first record.
+All are on one machine, so one clock. A webhook-id that comes twice (a resend: at-least-once)
+counts once, at its first arrival.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
+import httpx
 from aiokafka.structs import ConsumerRecord
 
 from bench.report import Latencies
@@ -27,8 +31,9 @@ FEED = feed_topic(FEED_AGENCY)
 
 @dataclass
 class DeliveryFollower:
-    """Pairs each routed police notification with its first record on the police feed."""
+    """Pairs each routed police notification with its first arrival at one destination."""
 
+    label: str = "delivery (routed -> on the feed)"
     routed_at: dict[str, float] = field(default_factory=dict)  # event id -> record time
     delivered_at: dict[str, float] = field(default_factory=dict)  # webhook-id -> record time
     resent: int = 0
@@ -41,10 +46,14 @@ class DeliveryFollower:
     def on_feed(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """A record on the police feed."""
         webhook_id = dict(record.headers).get("webhook-id", b"").decode()
+        self.arrived(webhook_id, record.timestamp / 1000)
+
+    def arrived(self, webhook_id: str, at: float) -> None:
+        """A notification arrived at the destination (again, if its id came before)."""
         if webhook_id in self.delivered_at:
             self.resent += 1
         else:
-            self.delivered_at[webhook_id] = record.timestamp / 1000
+            self.delivered_at[webhook_id] = at
 
     @property
     def wanted(self) -> int:
@@ -56,7 +65,7 @@ class DeliveryFollower:
 
     def result(self, started: float) -> DeliveryResult:
         """The latencies and throughput of every followed notification delivered so far."""
-        latencies = Latencies("delivery (routed -> on the feed)")
+        latencies = Latencies(self.label)
         done = self.routed_at.keys() & self.delivered_at.keys()
         for event_id in done:
             latencies.record(self.delivered_at[event_id] - self.routed_at[event_id])
@@ -81,3 +90,23 @@ class DeliveryResult:
         if not self.delivered:
             return 0.0
         return self.delivered / max(self.last_delivery - self.started, 1e-9)
+
+
+async def follow_receiver(url: str, follower: DeliveryFollower, *, every: float = 0.2) -> None:
+    """Take the receiver's arrivals of police webhooks into `follower` until cancelled."""
+    after = 0
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        # Only what arrives from now: earlier runs' webhooks are not this run's.
+        first = await client.get("/received", params={"after": 0, "limit": 1})
+        first.raise_for_status()
+        after = int(first.json()["last_seq"])
+        while True:
+            answer = await client.get("/received", params={"after": after})
+            answer.raise_for_status()
+            items = answer.json()["items"]
+            for item in items:
+                if item["agency"] == FEED_AGENCY:
+                    follower.arrived(item["webhook_id"], item["received_at"])
+                after = max(after, item["seq"])
+            if not items:
+                await asyncio.sleep(every)

@@ -15,7 +15,8 @@ A concern counts as routed once its `concerns.routed` record is seen and every n
 names has been seen on `notifications.routed`. All three topics are read from their end as the
 run starts, without a consumer group, so the benchmark disturbs no service's offsets.
 Throughput is routed concerns per second from the first scheduled send to the last notification.
-The police feed is read alongside, for delivery's figures (see `bench.delivery`).
+The police feed and the stack's webhook receiver are read alongside, for delivery's figures (see
+`bench.delivery`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.delivery import FEED, DeliveryFollower, DeliveryResult
+from bench.delivery import FEED, DeliveryFollower, DeliveryResult, follow_receiver
 from bench.load import OpenLoopRun, concern_bodies, make_client, open_loop
 from bench.report import Latencies, say
 from schemas.v1 import TOPICS, Topic
@@ -58,7 +59,11 @@ class Watcher:
     received_sizes: list[int] = field(default_factory=list)
     notification_sizes: list[int] = field(default_factory=list)
     deliveries: DeliveryFollower = field(default_factory=DeliveryFollower)
+    webhooks: DeliveryFollower = field(
+        default_factory=lambda: DeliveryFollower("delivery (routed -> webhook taken)")
+    )
     has_feed: bool = False
+    has_receiver: bool = False
     _consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
@@ -115,7 +120,8 @@ class Watcher:
         else:
             self.notification_sizes.append(len(value))
             agency = str(payload["recipient_agency"])
-            self.deliveries.routed(str(event["event_id"]), agency, timestamp)
+            for follower in (self.deliveries, self.webhooks):
+                follower.routed(str(event["event_id"]), agency, timestamp)
             concern.seen[str(payload["notification_id"])] = timestamp
             if concern.received_at is None:
                 concern.received_at = _epoch(payload["received_at"])
@@ -148,6 +154,7 @@ class PipelineResult:
     notification_size: int
     failures: dict[str, int]
     deliveries: DeliveryResult
+    webhooks: DeliveryResult
 
     @property
     def concerns_per_s(self) -> float:
@@ -164,19 +171,24 @@ async def _progress(run: OpenLoopRun, watcher: Watcher, stop: asyncio.Event) -> 
         await asyncio.sleep(1.0)
         say(
             f"  {time.monotonic() - begun:5.0f} s  sent {run.sent:>7}  accepted {run.accepted:>7}"
-            f"  routed {watcher.routed:>7}  delivered {watcher.deliveries.delivered:>7}"
+            f"  routed {watcher.routed:>7}  on the feed {watcher.deliveries.delivered:>7}"
+            f"  by webhook {watcher.webhooks.delivered:>7}"
             f"  failed {run.failed}"
         )
 
 
 async def run_pipeline(
-    *, intake_url: str, bootstrap_servers: str, token: str, count: int, rate: float
-) -> PipelineResult:
-    """Post `count` concerns at `rate`/s and wait (bounded) until each is routed."""
+    *, intake_url: str, bootstrap_servers: str, token: str, count: int, rate: float,
+    receiver_url: str | None = None,
+) -> PipelineResult:  # fmt: skip
+    """Post `count` concerns at `rate`/s and wait (bounded) until each is routed and delivered."""
     bodies = concern_bodies(count)
-    watcher = Watcher(bootstrap_servers)
+    watcher = Watcher(bootstrap_servers, has_receiver=receiver_url is not None)
     await watcher.start()
     consuming = asyncio.create_task(watcher.run())
+    receiving = asyncio.create_task(
+        follow_receiver(receiver_url, watcher.webhooks) if receiver_url else asyncio.sleep(0)
+    )
     run = OpenLoopRun(offered_rate=rate)
     stop = asyncio.Event()
     progress = asyncio.create_task(_progress(run, watcher, stop))
@@ -186,14 +198,16 @@ async def run_pipeline(
         ids = {o.concern_id for o in run.outcomes if o.concern_id}
         deadline = time.monotonic() + max(60.0, count / rate)
         while time.monotonic() < deadline and not _settled(watcher, ids):
-            if consuming.done():
-                consuming.result()
+            for task in (consuming, receiving):
+                if task.done():
+                    task.result()
             await asyncio.sleep(0.2)
     finally:
         stop.set()
         progress.cancel()
         consuming.cancel()
-        await asyncio.gather(progress, consuming, return_exceptions=True)
+        receiving.cancel()
+        await asyncio.gather(progress, consuming, receiving, return_exceptions=True)
         await watcher.stop()
     return _result(run, watcher, ids)
 
@@ -203,10 +217,12 @@ def _routed(watcher: Watcher, ids: set[str]) -> int:
 
 
 def _settled(watcher: Watcher, ids: set[str]) -> bool:
-    """Every concern routed and, when there is a feed, every police notification on it."""
-    followed = watcher.deliveries
-    delivered = not watcher.has_feed or followed.delivered == followed.wanted
-    return _routed(watcher, ids) == len(ids) and delivered
+    """Every concern routed and every police notification on its feed and taken by its
+    receiver (where the stack has them)."""
+    feed, webhooks = watcher.deliveries, watcher.webhooks
+    on_feed = not watcher.has_feed or feed.delivered == feed.wanted
+    taken = not watcher.has_receiver or webhooks.delivered == webhooks.wanted
+    return _routed(watcher, ids) == len(ids) and on_feed and taken
 
 
 def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult:
@@ -231,6 +247,7 @@ def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult
         notification_size=_mean(watcher.notification_sizes, default=1500),
         failures=_failures(run),
         deliveries=watcher.deliveries.result(run.started),
+        webhooks=watcher.webhooks.result(run.started),
     )
 
 

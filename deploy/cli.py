@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from deploy.local.stack import LocalStack
 
-SERVICE_NAMES = ("intake", "routing", "audit", "web", "delivery")
+SERVICE_NAMES = ("intake", "routing", "audit", "web", "delivery", "receiver")
 # services.common.auth.Role's values, without importing it (and JWT) for every command.
 TOKEN_ROLES = ("agency_system", "caseworker", "auditor", "partnership_auditor", "delivery_admin")
 
@@ -103,6 +103,12 @@ def _build_service(name: str, port: int | None) -> tuple[FastAPI, str, int]:
 
         delivery = DeliverySettings(**overrides)
         return build_delivery(delivery), delivery.host, delivery.port
+    if name == "receiver":
+        from deploy.local.receiver import ReceiverSettings
+        from deploy.local.receiver import build_app as build_receiver
+
+        receiver = ReceiverSettings(**overrides)
+        return build_receiver(receiver), receiver.host, receiver.port
     from services.web.app import build_app as build_web
     from services.web.settings import WebSettings
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +18,10 @@ from deploy.local.postgres import LocalPostgres
 from deploy.local.processes import StartupError, pid_of, start_daemon, stop_process, wait_until
 from services.common.keys import load_or_create_signing_key, public_key_path
 
-SERVICES = {"intake": 8001, "routing": 8002, "audit": 8003, "web": 8004, "delivery": 8005}
+SERVICES = {
+    "intake": 8001, "routing": 8002, "audit": 8003, "web": 8004, "delivery": 8005,
+    "receiver": 8006,
+}  # fmt: skip
 
 
 def from_environment(home: Path | None = None) -> LocalStack:
@@ -71,6 +76,14 @@ class LocalStack:
         return self.home / "keys" / "audit-tree-head.pem"
 
     @property
+    def receiver_secret(self) -> Path:
+        return self.home / "keys" / "receiver-webhook.secret"
+
+    @property
+    def local_partnership(self) -> Path:
+        return self.home / "partnership.yaml"
+
+    @property
     def env_file(self) -> Path:
         return self.home / "stack.env"
 
@@ -86,11 +99,11 @@ class LocalStack:
             "JWT_PUBLIC_KEY_PATH": str(public_key_path(self.signing_key)),
             "JWT_SIGNING_KEY_PATH": str(self.signing_key),
             "AUDIT_SIGNING_KEY_PATH": str(self.audit_key),
+            "RECEIVER_WEBHOOK_SECRET_PATH": str(self.receiver_secret),
             **{f"{name.upper()}_URL": self.url(name) for name in self.ports},
             **{f"{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
         }
-        if partnership is not None:
-            env["SAFEGUARD_PARTNERSHIP"] = str(partnership.resolve())
+        env["SAFEGUARD_PARTNERSHIP"] = str((partnership or self.local_partnership).resolve())
         return env
 
     def up(self, partnership: Path | None = None) -> dict[str, str]:
@@ -100,6 +113,7 @@ class LocalStack:
         say("[1/5] keys")
         load_or_create_signing_key(self.signing_key)
         load_or_create_signing_key(self.audit_key)
+        self._prepare_receiver(write_partnership=partnership is None)
         if os.environ.get("DATABASE_URL"):
             say("[2/5] PostgreSQL: using DATABASE_URL")
         else:
@@ -163,11 +177,34 @@ class LocalStack:
         for migrate in (migrate_intake, migrate_routing, migrate_audit, migrate_delivery):
             migrate(env["DATABASE_URL"])
 
+    def _prepare_receiver(self, *, write_partnership: bool) -> None:
+        """The stand-in records system's signing secret (0600), and the partnership pointing
+        at it unless another was given; each made once, kept after."""
+        from deploy.local.receiver import local_partnership
+        from services.partnership import default_partnership_path
+
+        if not self.receiver_secret.exists():
+            self.receiver_secret.parent.mkdir(parents=True, exist_ok=True)
+            secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+            descriptor = os.open(self.receiver_secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secret)
+        if write_partnership and not self.local_partnership.exists():
+            reference = default_partnership_path().read_text(encoding="utf-8")
+            self.local_partnership.write_text(
+                local_partnership(reference, self.url("receiver")), encoding="utf-8"
+            )
+
     def _start_service(self, name: str, env: dict[str, str]) -> None:
         pidfile = self._pidfile(name)
         pidfile.parent.mkdir(parents=True, exist_ok=True)
         if pid_of(pidfile) is not None:
             return
+        if name == "delivery":
+            # Only delivery signs with it; it is never written to stack.env or a log.
+            from deploy.local.receiver import SECRET_ENV
+
+            env = {**env, SECRET_ENV: self.receiver_secret.read_text(encoding="utf-8").strip()}
         start_daemon(
             [sys.executable, "-m", "deploy.cli", "run", name],
             pidfile=pidfile,
@@ -209,7 +246,7 @@ class LocalStack:
     def _write_env(self, env: dict[str, str]) -> None:
         keys = [
             *("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "ROUTING_URL", "AUDIT_URL"),
-            *("WEB_URL", "DELIVERY_URL"),
+            *("WEB_URL", "DELIVERY_URL", "RECEIVER_URL", "SAFEGUARD_PARTNERSHIP"),
             *("JWT_PUBLIC_KEY_PATH", "JWT_SIGNING_KEY_PATH", "AUDIT_SIGNING_KEY_PATH"),
         ]
         descriptor = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -17,6 +17,8 @@ pytestmark = pytest.mark.e2e
 REQUIRED = (
     "concerns_per_s", "p50_ms", "p99_ms", "max_ms", "audit_entries_per_s",
     "ratio_pipeline_vs_raw_kafka", "ratio_audit_vs_raw_copy", "ratio_intake_vs_bare_http",
+    "deliveries_per_s", "delivery_p99_ms", "webhook_deliveries_per_s", "webhook_p50_ms",
+    "webhook_p99_ms",
 )  # fmt: skip
 
 
@@ -28,7 +30,7 @@ def run(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.Com
 
 
 def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
-    names = ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")
+    names = ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "RECEIVER", "POSTGRES")
     ports = {name: free_port() for name in names}
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
@@ -55,6 +57,8 @@ def test_bench_reports_every_figure_of_a_small_run(tmp_path: Path) -> None:
         assert figures["routed"] == figures["accepted"] > 0, output
         assert figures["notifications"] >= figures["routed"]
         assert figures["audit_entries"] >= figures["routed"]
+        # Every police notification reached both of its destinations: feed and signed webhook.
+        assert figures["webhook_deliveries"] == figures["deliveries"] > 0, output
         assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
         for key in REQUIRED:
             assert figures[key] > 0, key

@@ -32,7 +32,8 @@ def safeguard(*args: str, env: dict[str, str], timeout: float = 300) -> str:
 
 def test_up_serves_the_whole_path_and_down_stops_everything(tmp_path: Path) -> None:
     ports = {
-        name: free_port() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")
+        name: free_port()
+        for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "RECEIVER", "POSTGRES")
     }
     kafka_port = free_port()
     env = {
@@ -84,6 +85,24 @@ def test_up_serves_the_whole_path_and_down_stops_everything(tmp_path: Path) -> N
             time.sleep(0.2)
         assert items
         assert items[0]["severity"] == "immediate"
+
+        # Immediate goes to the police: its stand-in records system took the signed webhook.
+        police = httpx.get(
+            f"{stack_env['ROUTING_URL']}/v1/notifications", params={"concern_id": concern_id},
+            headers={"Authorization": f"Bearer {token('nme-police', 'caseworker', 'ppu')}"},
+        ).json()["items"]  # fmt: skip
+        assert len(police) == 1
+        taken: list[dict[str, object]] = []
+        deadline = time.monotonic() + 30
+        while not taken and time.monotonic() < deadline:
+            taken = httpx.get(f"{stack_env['RECEIVER_URL']}/received").json()["items"]
+            time.sleep(0.2)
+        assert [t["agency"] for t in taken] == ["nme-police"]
+        partnership = Path(stack_env["SAFEGUARD_PARTNERSHIP"]).read_text()
+        assert "records-system" in partnership
+        secret = tmp_path / ".safeguard" / "keys" / "receiver-webhook.secret"
+        assert oct(secret.stat().st_mode & 0o777) == "0o600"
+        assert secret.read_text().strip() not in (tmp_path / ".safeguard" / "stack.env").read_text()
 
         auditor = {"Authorization": f"Bearer {token('nm-csc', 'auditor', 'ig-lead')}"}
         verified = httpx.get(f"{stack_env['AUDIT_URL']}/v1/audit/verify", headers=auditor).json()
