@@ -43,6 +43,8 @@ class ServiceRuntime:
     pruner: OutboxPruner = field(init=False)
     token_verifier: TokenVerifier | None = field(init=False, default=None)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Run once migrated, before anything is consumed: one that raises refuses the start.
+    startup_checks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Topics of this service's own beyond the exchange's (name -> partitions), made at start.
     extra_topics: dict[str, int] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -97,7 +99,7 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Migrate, make topics, start the broker and background tasks; stop them on exit."""
+        """Migrate, check, make topics, start the broker and background tasks; stop on exit."""
         # A service started while its broker or database restarts waits for them, rather than
         # exiting and leaving the restart to whatever supervises it.
         await self._once_reachable(
@@ -106,6 +108,12 @@ class ServiceRuntime:
                 self.settings.database_url, self.name, self.versions, self.metadata
             ),
         )
+        try:
+            for check in self.startup_checks:
+                await check()
+        except BaseException:
+            await self.engine.dispose()
+            raise
         await self._once_reachable(
             "topics", lambda: ensure_topics(self.settings, self.extra_topics)
         )

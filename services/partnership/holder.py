@@ -37,6 +37,17 @@ class Reload:
         return bool(self.problems)
 
 
+REUSED_VERSION = "the file changed but its policy_version did not; give the change a new one"
+
+
+def reused_version(candidate: PolicyVersion, sha256_on_record: str | None) -> Problem | None:
+    """The problem with a version whose name is on record under another text, if it is."""
+    if sha256_on_record is None or sha256_on_record == candidate.sha256:
+        return None
+    reason = f"{candidate.version!r} is on record with another SHA-256: {REUSED_VERSION}"
+    return Problem("policy_version", None, reason)
+
+
 def sha256_of(content: str) -> str:
     """The hex SHA-256 of a partnership file's UTF-8 text."""
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
@@ -84,19 +95,22 @@ class PartnershipHolder:
         """Apply a checked version unless it is the one in force or reuses a version's name."""
         if candidate.sha256 == self._in_force.sha256:
             return Reload()
-        known = self._seen.get(candidate.version)
-        if known is not None and known != candidate.sha256:
-            reason = "the file changed but its policy_version did not; give the change a new one"
-            return Reload(problems=(Problem("policy_version", None, reason),))
+        problem = reused_version(candidate, self._seen.get(candidate.version))
+        if problem is not None:
+            return Reload(problems=(problem,))
         self._seen[candidate.version] = candidate.sha256
         # One assignment: a reader sees the old version or the new one, never a mixture.
         self._in_force = candidate
         return Reload(applied=candidate)
 
-    def reload(self) -> Reload:
-        """Read the file again and apply it if it is a valid new version; otherwise keep the old."""
+    def read(self) -> PolicyVersion | Reload:
+        """The file as it is now, checked; a refusal with every problem if it cannot be used."""
         try:
-            candidate = read_version(self.path)
+            return read_version(self.path)
         except PartnershipError as error:
             return Reload(problems=tuple(error.problems))
-        return self.offer(candidate)
+
+    def reload(self) -> Reload:
+        """Read the file again and apply it if it is a valid new version; otherwise keep the old."""
+        candidate = self.read()
+        return candidate if isinstance(candidate, Reload) else self.offer(candidate)

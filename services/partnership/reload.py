@@ -13,9 +13,13 @@ from pathlib import Path
 import structlog
 
 from services.partnership.holder import PartnershipHolder, PolicyVersion, Reload
+from services.partnership.loader import Problem
 
 log = structlog.get_logger()
 OnApplied = Callable[[PolicyVersion, str], Awaitable[None]]
+# Asked before a new version is applied: a problem refuses it (e.g. its name is on record
+# elsewhere under another text, which the holder, knowing only this process, cannot see).
+Admit = Callable[[PolicyVersion], Awaitable[Problem | None]]
 POLL_SECONDS = 3.0
 
 
@@ -66,9 +70,24 @@ def _stop_listening(wake: asyncio.Event) -> None:
             _SIGNAL_LOOP.pop().remove_signal_handler(signal.SIGHUP)
 
 
-async def reload_once(holder: PartnershipHolder) -> Reload:
-    """Read the file again; log a refusal (places only) or the version that came into force."""
-    outcome = holder.reload()
+async def _reload(holder: PartnershipHolder, admit: Admit | None) -> Reload:
+    candidate = holder.read()
+    if isinstance(candidate, Reload):
+        return candidate
+    if admit is not None and candidate.sha256 != holder.in_force.sha256:
+        problem = await admit(candidate)
+        if problem is not None:
+            return Reload(problems=(problem,))
+    return holder.offer(candidate)
+
+
+async def reload_once(holder: PartnershipHolder, admit: Admit | None = None) -> Reload:
+    """Read the file again; log a refusal (places only) or the version that came into force.
+
+    `admit`, if given, is asked about a new version before the holder applies it; if it fails
+    (raises), nothing is applied and the error propagates, so the caller can look again later.
+    """
+    outcome = await _reload(holder, admit)
     if outcome.refused:
         log.warning(
             "partnership.refused",
@@ -89,15 +108,20 @@ async def watch_partnership(
     holder: PartnershipHolder,
     on_applied: OnApplied | None = None,
     *,
+    admit: Admit | None = None,
     interval: float = POLL_SECONDS,
 ) -> None:
-    """Reload on SIGHUP or a changed file until cancelled; announce each version put in force."""
+    """Reload on SIGHUP or a changed file until cancelled; announce each version put in force.
+
+    A new version is applied only if `admit` (when given) finds no problem with it.
+    """
     # The mtime and size only say when to look: the SHA-256 decides whether anything changed.
     wake = asyncio.Event()
     _listen(wake)
     seen = _stamp(holder.path)
     # Each version in force is announced, in order, even one soon replaced.
     unannounced: list[PolicyVersion] = [holder.in_force]
+    look_again = False
     try:
         while True:
             while unannounced and on_applied is not None:
@@ -117,9 +141,19 @@ async def watch_partnership(
                 await asyncio.wait_for(wake.wait(), timeout=interval)
             asked, stamp = wake.is_set(), _stamp(holder.path)
             wake.clear()
-            if asked or stamp != seen:
-                seen = stamp
-                outcome = await reload_once(holder)
+            if asked or look_again or stamp != seen:
+                try:
+                    outcome = await reload_once(holder, admit)
+                except Exception as error:  # the admission could not be decided: look again
+                    log.warning(
+                        "partnership.admission_failed",
+                        policy_version=holder.current.policy_version,
+                        error=type(error).__name__,
+                        retry_in=interval,
+                    )
+                    look_again = True
+                    continue
+                seen, look_again = stamp, False
                 if outcome.applied is not None:
                     unannounced.append(outcome.applied)
     finally:

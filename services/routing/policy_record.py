@@ -1,7 +1,13 @@
-"""Putting each partnership policy version that comes into force on the audit record."""
+"""Putting each partnership policy version that comes into force on record: routing's and audit's.
+
+Routing keeps each version's SHA-256 by name, so a changed file under a name applied in any run
+before is refused: at start (routing does not start) and on reload (the running policy stays).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from uuid import uuid4
 
 import structlog
@@ -9,7 +15,8 @@ import structlog
 from schemas.v1 import Actor, AuditAction, AuditEvent, AuditEventPayload, Topic
 from schemas.v1.audit import POLICY_TEXT
 from services.common.outbox import OutboxMessage
-from services.partnership.holder import PolicyVersion
+from services.partnership.holder import REUSED_VERSION, PolicyVersion, reused_version
+from services.partnership.loader import PartnershipError, Problem
 from services.routing.unit_of_work import RoutingUnitOfWork
 
 log = structlog.get_logger()
@@ -35,10 +42,25 @@ def policy_applied(version: PolicyVersion, *, operator: str) -> AuditEvent:
 
 
 async def record_policy_applied(
-    uow: RoutingUnitOfWork, version: PolicyVersion, *, operator: str
+    uow: RoutingUnitOfWork, version: PolicyVersion, *, operator: str, at: datetime
 ) -> None:
-    """Enqueue policy.applied on the outbox, in its own transaction."""
+    """Record the version by name (first time only) and enqueue policy.applied, in one commit."""
     async with uow:
+        on_record = await uow.policy_versions.record(
+            policy_version=version.version,
+            sha256=version.sha256,
+            applied_at=at,
+            applied_by=operator,
+        )
+        if on_record != version.sha256:
+            # Another routing process put another text in force under this name since it was
+            # admitted here. Audit is told all the same, and marks this policy.applied refused.
+            log.warning(
+                "policy.reused_version",
+                policy_version=version.version,
+                sha256=version.sha256,
+                on_record=on_record,
+            )
         await uow.outbox.add(
             [
                 OutboxMessage(
@@ -48,3 +70,27 @@ async def record_policy_applied(
         )
         await uow.commit()
     log.info("policy.recorded", policy_version=version.version, sha256=version.sha256)
+
+
+async def check_policy_version(uow: RoutingUnitOfWork, version: PolicyVersion) -> Problem | None:
+    """The problem with a version whose name is on record under another SHA-256, if it is."""
+    async with uow:
+        on_record = await uow.policy_versions.sha256_of(version.version)
+    return reused_version(version, on_record)
+
+
+async def refuse_reused_version(
+    uow: RoutingUnitOfWork, version: PolicyVersion, *, path: Path
+) -> None:
+    """Raise PartnershipError, logged (places only), if the version's name has another text."""
+    problem = await check_policy_version(uow, version)
+    if problem is None:
+        return
+    log.error(
+        "partnership.refused",
+        policy_version=version.version,
+        sha256=version.sha256,
+        places=[problem.place],
+        reason=REUSED_VERSION,
+    )
+    raise PartnershipError(path, [problem])

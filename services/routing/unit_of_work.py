@@ -1,7 +1,7 @@
 """Routing's unit of work: the repositories its use cases need, committed together once.
 
 `RoutingUnitOfWork` is what the use cases in service.py see; `SqlRoutingUnitOfWork` is the real
-one over one SQLAlchemy transaction, wrapping store.py and store_children.py.
+one over one SQLAlchemy transaction, wrapping store.py, store_children.py and store_policies.py.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from services.common.outbox import (
 )
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
-from services.routing import store, store_casework, store_children
+from services.routing import store, store_casework, store_children, store_policies
 from services.routing.repositories import ChangeLog, Decisions, SqlChangeLog, SqlDecisions
 from services.routing.routing import IndexedChild
 from services.routing.state import InboxQuery, StoredNotification
@@ -95,6 +95,18 @@ class ChildIndex(Protocol):
         """The child each of these concerns is about, by concern id."""
 
 
+class PolicyVersions(Protocol):
+    """Each partnership policy version routing has put in force, by name, across restarts."""
+
+    async def sha256_of(self, policy_version: str) -> str | None:
+        """The SHA-256 on record under this name, None if it was never applied."""
+
+    async def record(
+        self, *, policy_version: str, sha256: str, applied_at: datetime, applied_by: str
+    ) -> str:
+        """Record a version the first time it is applied; return the SHA-256 on record."""
+
+
 class RoutingUnitOfWork(Transaction, Protocol):
     """One transaction over routing's repositories, its outbox and its processed events."""
 
@@ -103,6 +115,7 @@ class RoutingUnitOfWork(Transaction, Protocol):
     children: ChildIndex
     decisions: Decisions
     changes: ChangeLog
+    policy_versions: PolicyVersions
     outbox: Outbox
     processed: ProcessedEvents
 
@@ -194,6 +207,29 @@ class SqlChildIndex:
         return await store_children.find_child_ids(self._session, concern_ids)
 
 
+class SqlPolicyVersions:
+    """Policy versions in routing's table, in one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def sha256_of(self, policy_version: str) -> str | None:
+        """The SHA-256 on record under this name."""
+        return await store_policies.find_policy_sha256(self._session, policy_version)
+
+    async def record(
+        self, *, policy_version: str, sha256: str, applied_at: datetime, applied_by: str
+    ) -> str:
+        """Insert the version unless its name is on record; the SHA-256 on record."""
+        return await store_policies.add_policy_version(
+            self._session,
+            policy_version=policy_version,
+            sha256=sha256,
+            applied_at=applied_at,
+            applied_by=applied_by,
+        )
+
+
 class SqlRoutingUnitOfWork:
     """Routing's repositories over one database transaction: commit once, else roll back."""
 
@@ -202,6 +238,7 @@ class SqlRoutingUnitOfWork:
     children: ChildIndex
     decisions: Decisions
     changes: ChangeLog
+    policy_versions: PolicyVersions
     outbox: Outbox
     processed: ProcessedEvents
 
@@ -228,6 +265,7 @@ class SqlRoutingUnitOfWork:
         self.children = SqlChildIndex(session)
         self.decisions = SqlDecisions(session)
         self.changes = SqlChangeLog(session)
+        self.policy_versions = SqlPolicyVersions(session)
         self.outbox = SessionOutbox(session, self._outbox)
         self.processed = SessionProcessedEvents(session, self._processed)
         return self

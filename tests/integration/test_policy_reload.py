@@ -1,8 +1,9 @@
 """A partnership file changed under a stream of concerns (real Kafka and PostgreSQL).
 
 Every concern is routed exactly once and under exactly one policy version, the versions switch
-once, an invalid file and a changed file under the same version are refused, and audit holds
-each version's text for GET /v1/audit/policies/{version}.
+once, an invalid file and a changed file under the same version are refused (in this run, or
+under a version routing put in force in an earlier one: then it does not even start), and audit
+holds each version's text for GET /v1/audit/policies/{version}.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,10 +26,15 @@ from sqlalchemy import select
 from schemas.v1 import ConcernSubmission
 from services.common.db import make_engine
 from services.partnership import default_partnership_path
-from services.partnership.holder import PartnershipHolder
+from services.partnership.holder import PartnershipHolder, read_version
+from services.partnership.loader import PartnershipError
 from services.routing import store
+from services.routing.app import build_app
 from services.routing.policy import decide_recipients
+from services.routing.policy_record import record_policy_applied
 from services.routing.settings import RoutingSettings
+from services.routing.store_policies import policy_versions
+from services.routing.unit_of_work import routing_unit_of_work
 from tests.builders import a_concern_body, a_family_name, an_nhs_number
 from tests.conftest import Services
 from tests.integration.test_pipeline import bearer
@@ -216,3 +223,97 @@ async def test_a_version_not_on_record_is_404_and_only_auditors_read_policies(
     record = await eventually(shipped, what="the shipped version on record")
     assert record["sha256"] == sha256(REFERENCE)
     assert record["content"] == REFERENCE
+
+
+async def sha256_on_record(service_environment: dict[str, str], version: str) -> str | None:
+    """The SHA-256 routing.policy_versions holds under this name."""
+    engine = make_engine(RoutingSettings(**service_environment))
+    v = policy_versions.c
+    try:
+        async with engine.connect() as connection:
+            found: str | None = await connection.scalar(
+                select(v.sha256).where(v.policy_version == version)
+            )
+            return found
+    finally:
+        await engine.dispose()
+
+
+class LoggedEvents(logging.Handler):
+    """The structlog event dicts logged through the root logger while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, dict):
+            self.events.append(dict(record.msg))
+
+
+async def test_routing_does_not_start_on_a_file_changed_under_a_version_of_an_earlier_run(
+    services: Services, service_environment: dict[str, str], tmp_path: Path
+) -> None:
+    version = f"2026.12.{uuid4().hex[:8]}"
+    path = tmp_path / "partnership.yaml"
+    path.write_text(changed(version), encoding="utf-8")
+    earlier = build_app(
+        RoutingSettings(**service_environment, partnership_path=path, instance_id="routing-earlier")
+    )
+    async with earlier.router.lifespan_context(earlier):
+        await eventually(
+            lambda: sha256_on_record(service_environment, version), what="the version on record"
+        )
+    assert await sha256_on_record(service_environment, version) == sha256(changed(version))
+
+    path.write_text(changed(version).replace("min_concerns: 3", "min_concerns: 4"), "utf-8")
+    again = build_app(
+        RoutingSettings(**service_environment, partnership_path=path, instance_id="routing-again")
+    )
+    logged = LoggedEvents()
+    logging.getLogger().addHandler(logged)
+    try:
+        with pytest.raises(PartnershipError) as refused:
+            async with again.router.lifespan_context(again):
+                pytest.fail("routing started on a changed file under a version on record")
+    finally:
+        logging.getLogger().removeHandler(logged)
+    message = str(refused.value)
+    assert version in message
+    assert "the file changed but its policy_version did not; give the change a new one" in message
+    # Refused before anything was consumed: its broker never started.
+    assert not again.state.runtime.broker.running
+    (event,) = [e for e in logged.events if e["event"] == "partnership.refused"]
+    assert (event["policy_version"], event["places"]) == (version, ["policy_version"])
+    assert set(event) <= {"event", "policy_version", "sha256", "places", "reason", "level",
+                          "logger", "timestamp", "service"}  # fmt: skip
+    assert await sha256_on_record(service_environment, version) == sha256(changed(version))
+
+
+async def test_a_reload_to_a_changed_file_under_a_version_of_an_earlier_run_is_refused(
+    services: Services, service_environment: dict[str, str], policy_file: Path, tmp_path: Path
+) -> None:
+    routing = services.apps["routing"]
+    holder: PartnershipHolder = routing.state.partnership_holder
+    in_force = holder.in_force
+    # An earlier run put `version` in force; this process has never seen it.
+    version = f"2026.12.{uuid4().hex[:8]}"
+    earlier = tmp_path / "earlier.yaml"
+    earlier.write_text(changed(version), encoding="utf-8")
+    await record_policy_applied(
+        routing_unit_of_work(routing.state.runtime),
+        read_version(earlier),
+        operator="ig-lead",
+        at=datetime.now(UTC),
+    )
+    reused = changed(version).replace("min_concerns: 3", "min_concerns: 4")
+    await asyncio.to_thread(policy_file.write_text, reused, "utf-8")
+    # Longer than the watcher's poll: it has looked at the file and kept what is in force.
+    await asyncio.sleep(4)
+    assert holder.in_force is in_force
+    assert await sha256_on_record(service_environment, version) == sha256(changed(version))
+    # The text on record under that name is admitted.
+    await asyncio.to_thread(policy_file.write_text, changed(version), "utf-8")
+    await eventually(
+        lambda: asyncio.sleep(0, holder.current.policy_version == version), what="the version"
+    )

@@ -11,7 +11,8 @@ import pytest
 
 from services.partnership import default_partnership_path
 from services.partnership.holder import PartnershipHolder, PolicyVersion, sha256_of
-from services.partnership.reload import operator_of, watch_partnership
+from services.partnership.loader import Problem
+from services.partnership.reload import operator_of, reload_once, watch_partnership
 
 REFERENCE = default_partnership_path().read_text(encoding="utf-8")
 
@@ -141,3 +142,46 @@ async def test_sighup_reloads_at_once(policy_file: Path) -> None:
     finally:
         watcher.cancel()
     assert holder.current.policy_version == "2099-01-02.1"
+
+
+async def test_an_admission_problem_refuses_a_new_version_and_an_unchanged_file_is_not_asked(
+    policy_file: Path,
+) -> None:
+    holder = PartnershipHolder(policy_file)
+    before = holder.in_force
+    asked: list[str] = []
+
+    async def admit(version: PolicyVersion) -> Problem | None:
+        asked.append(version.version)
+        return Problem("policy_version", None, "on record elsewhere")
+
+    assert not (await reload_once(holder, admit)).refused
+    assert asked == []
+    await asyncio.to_thread(policy_file.write_text, version_line("2099-01-03.1"), "utf-8")
+    outcome = await reload_once(holder, admit)
+    assert outcome.problems == (Problem("policy_version", None, "on record elsewhere"),)
+    assert (asked, holder.in_force) == (["2099-01-03.1"], before)
+
+
+async def test_an_admission_that_fails_is_asked_again_until_it_answers(policy_file: Path) -> None:
+    holder = PartnershipHolder(policy_file)
+    answers: list[str] = []
+
+    async def admit(version: PolicyVersion) -> Problem | None:
+        answers.append(version.version)
+        if len(answers) < 3:
+            raise ConnectionError("the database is away")
+        return None
+
+    watcher = asyncio.create_task(watch_partnership(holder, admit=admit, interval=0.05))
+    try:
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(policy_file.write_text, version_line("2099-01-04.1"), "utf-8")
+        for _ in range(100):
+            if holder.current.policy_version == "2099-01-04.1":
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        watcher.cancel()
+    assert holder.current.policy_version == "2099-01-04.1"
+    assert answers == ["2099-01-04.1"] * 3

@@ -43,6 +43,8 @@ class RoutingState:
     child_concerns: dict[UUID, tuple[UUID, ChronologyEntry]] = field(default_factory=dict)
     decisions: dict[UUID, list[DecisionRecord]] = field(default_factory=dict)
     changes: list[ChangeEntry] = field(default_factory=list)
+    # policy_version -> (sha256, applied_at, applied_by), the first applied under the name
+    policy_versions: dict[str, tuple[str, datetime, str]] = field(default_factory=dict)
     next_seq: int = 1
     children_made: int = 0
 
@@ -210,6 +212,25 @@ class FakeChangeLog:
         return found[:limit]
 
 
+class FakePolicyVersions:
+    """Policy versions in the unit of work's state: the first text under a name stays."""
+
+    def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def sha256_of(self, policy_version: str) -> str | None:
+        found = self._uow.state.policy_versions.get(policy_version)
+        return None if found is None else found[0]
+
+    async def record(
+        self, *, policy_version: str, sha256: str, applied_at: datetime, applied_by: str
+    ) -> str:
+        known = self._uow.state.policy_versions.setdefault(
+            policy_version, (sha256, applied_at, applied_by)
+        )
+        return known[0]
+
+
 class FakeConcerns:
     """Routed concerns in the unit of work's state."""
 
@@ -320,6 +341,7 @@ class FakeRoutingUnitOfWork:
         self.children = FakeChildIndex(self)
         self.decisions = FakeDecisions(self)
         self.changes = FakeChangeLog(self)
+        self.policy_versions = FakePolicyVersions(self)
         self.outbox = FakeOutbox()
         self.processed = FakeProcessedEvents()
 
