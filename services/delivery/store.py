@@ -9,7 +9,6 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
-    case,
     Column,
     DateTime,
     Identity,
@@ -21,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    case,
     delete,
     exists,
     func,

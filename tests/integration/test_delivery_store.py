@@ -83,7 +83,8 @@ async def test_deliveries_recorded_while_their_destination_is_disabled_are_disab
         ids = await asyncio.wait_for(disable, timeout=10)
         await disabling.commit()
 
-    assert ids is not None and set(ids) == {first.delivery_id, late.delivery_id}
+    assert ids is not None
+    assert set(ids) == {first.delivery_id, late.delivery_id}
     assert await statuses(engine, key) == ["disabled", "disabled"]
 
 
