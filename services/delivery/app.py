@@ -11,25 +11,17 @@ from fastapi import FastAPI
 
 from services.common.app_factory import build_service_app
 from services.common.db import migrate
+from services.common.kafka import ensure_topics
 from services.common.runtime import ServiceRuntime
 from services.delivery import api, handlers
 from services.delivery.sender import DeliverySender
 from services.delivery.settings import DeliverySettings
 from services.delivery.store import metadata
-from services.partnership import Partnership
 from services.partnership.holder import PartnershipHolder, PolicyVersion
 from services.partnership.reload import watch_partnership
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = structlog.get_logger()
-
-
-def destinations(partnership: Partnership) -> dict[str, object]:
-    """Each agency's delivery destinations and the retry window: what the senders are built on."""
-    return {
-        "retry_window": partnership.delivery.retry_window,
-        **{agency.id: agency.deliveries for agency in partnership.agencies if agency.deliveries},
-    }
 
 
 def build_app(
@@ -65,14 +57,15 @@ def build_app(
     app.state.delivery_sender = senders[0]
     app.state.runtime.background.append(senders[0].run)
 
+    feeds = set(handlers.feed_topics(partnership))
+
     async def on_applied(version: PolicyVersion, operator: str) -> None:
-        if destinations(version.partnership) != destinations(partnership):
-            # The senders' loops, secrets and feed topics are those of the version at start.
-            log.warning(
-                "delivery.destinations_changed",
-                policy_version=version.version,
-                action="restart delivery to serve them; deliveries are recorded meanwhile",
-            )
+        # A new Kafka destination's feed is made first; if that fails, the watcher tries again.
+        wanted = handlers.feed_topics(version.partnership)
+        if not wanted.keys() <= feeds:
+            await ensure_topics(settings, {t: n for t, n in wanted.items() if t not in feeds})
+            feeds.update(wanted)
+        senders[0].apply(version.partnership)
 
     app.state.runtime.background.append(lambda: watch_partnership(holder, on_applied))
     return app

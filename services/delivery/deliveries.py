@@ -1,4 +1,5 @@
-"""Pure: what one delivery is, and the deliveries a routed notification makes."""
+"""Pure: what one delivery is, the deliveries a routed notification makes, and the destinations
+a partnership serves."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from uuid import UUID
 
 from schemas.v1 import NotificationRouted
 from schemas.v1.delivery import DeliveredNotification, DeliveryStatus, DeliveryView
-from services.partnership import Partnership
+from services.partnership import KafkaDestination, Partnership, WebhookDestination
 
 DELIVERY_IDS = uuid.UUID("6d1e7c1a-5b2f-4f0e-9a3d-2c4b8e9f0a17")
 Kind = Literal["webhook", "kafka"]
+Destination = WebhookDestination | KafkaDestination
 
 
 class DestinationKey(NamedTuple):
@@ -21,6 +23,38 @@ class DestinationKey(NamedTuple):
 
     agency: str
     destination: str
+
+
+@dataclass(frozen=True)
+class DestinationChanges:
+    """How one partnership's destinations differ from another's, by key."""
+
+    added: frozenset[DestinationKey] = frozenset()
+    removed: frozenset[DestinationKey] = frozenset()
+    changed: frozenset[DestinationKey] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+def destinations_of(partnership: Partnership) -> dict[DestinationKey, Destination]:
+    """Every destination of every agency: the ones deliveries are recorded for and sent to."""
+    return {
+        DestinationKey(agency.id, destination.id): destination
+        for agency in partnership.agencies
+        for destination in partnership.destinations(agency.id)
+    }
+
+
+def destination_changes(
+    before: dict[DestinationKey, Destination], after: dict[DestinationKey, Destination]
+) -> DestinationChanges:
+    """What `after` adds, removes, and serves with other settings (url, secret_env, kind)."""
+    return DestinationChanges(
+        added=frozenset(after.keys() - before.keys()),
+        removed=frozenset(before.keys() - after.keys()),
+        changed=frozenset(k for k in before.keys() & after.keys() if before[k] != after[k]),
+    )
 
 
 @dataclass(frozen=True)
