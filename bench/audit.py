@@ -42,6 +42,23 @@ async def last_seq(dsn: str) -> int:
         await connection.close()
 
 
+async def quiet(dsn: str, *, quiet_s: float, limit_s: float) -> None:
+    """Wait (at most `limit_s`) until audit has appended nothing for `quiet_s`."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        newest, changed = -1, time.monotonic()
+        deadline = changed + limit_s
+        while time.monotonic() < deadline:
+            now = int(await connection.fetchval("SELECT coalesce(max(seq), 0) FROM audit.entries"))
+            if now != newest:
+                newest, changed = now, time.monotonic()
+            elif time.monotonic() - changed >= quiet_s:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+
+
 @dataclass(frozen=True)
 class AuditResult:
     """Entries appended during the run and when the last of them was recorded."""

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ async def raw_kafka_concerns_per_s(
     bootstrap_servers: str, *, count: int, in_size: int, out_size: int, fan_out: float
 ) -> float:
     """Concerns per second through a bare consume -> fan out -> produce loop."""
+    async with throwaway_topics(bootstrap_servers) as (source, sink):
+        return await _pass_through(
+            bootstrap_servers, source, sink, count=count, in_size=in_size,
+            out_size=out_size, fan_out=fan_out,
+        )  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def throwaway_topics(bootstrap_servers: str) -> AsyncIterator[tuple[str, str]]:
+    """Two fresh topics with the pipeline's partition counts (in, out); deleted afterwards."""
     run = uuid.uuid4().hex[:8]
     source, sink = f"bench.{run}.in", f"bench.{run}.out"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
@@ -47,10 +58,7 @@ async def raw_kafka_concerns_per_s(
             NewTopic(sink, TOPICS[Topic.NOTIFICATIONS_ROUTED], 1),
         ])  # fmt: skip
         try:
-            return await _pass_through(
-                bootstrap_servers, source, sink, count=count, in_size=in_size,
-                out_size=out_size, fan_out=fan_out,
-            )  # fmt: skip
+            yield source, sink
         finally:
             with contextlib.suppress(Exception):
                 await admin.delete_topics([source, sink])
@@ -120,6 +128,13 @@ def free_port() -> int:
 
 async def bare_http(bodies: list[dict[str, Any]], *, rate: float) -> OpenLoopRun:
     """The same bodies, open loop at the same rate, to a bare endpoint in its own process."""
+    async with bare_server() as url, make_client() as client:
+        return await open_loop(client, f"{url}/v1/concerns", bodies, rate=rate)
+
+
+@contextlib.asynccontextmanager
+async def bare_server() -> AsyncIterator[str]:
+    """`bench.bare` running in its own uvicorn process; its URL once it is ready."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = await asyncio.create_subprocess_exec(
@@ -129,15 +144,20 @@ async def bare_http(bodies: list[dict[str, Any]], *, rate: float) -> OpenLoopRun
     try:
         url = f"http://127.0.0.1:{port}"
         await _wait_ready(url, server)
-        async with make_client() as client:
-            return await open_loop(client, f"{url}/v1/concerns", bodies, rate=rate)
+        yield url
     finally:
-        server.terminate()
-        try:
-            await asyncio.wait_for(server.wait(), timeout=10)
-        except TimeoutError:
-            server.kill()
-            await server.wait()
+        await stop_process(server)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """Terminate a process this benchmark started, killing it after 10 s."""
+    if process.returncode is None:
+        process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), timeout=10)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 async def _wait_ready(url: str, server: asyncio.subprocess.Process) -> None:

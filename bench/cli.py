@@ -24,6 +24,8 @@ from bench.report import Latencies, save_picture, say, summary_line
 NEEDED = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INTAKE_URL", "JWT_SIGNING_KEY_PATH")
 PICTURE = Path("test-output/bench/latency.png")
 MEMORY_PICTURE = Path("test-output/bench/memory.png")
+CAPACITY_PICTURE = Path("test-output/bench/capacity.png")
+CONCERNS, RATE, CAPACITY_CONCERNS = 20_000, 250.0, 3_000
 SOURCE_AGENCY = "nm-hospital-ed"
 
 
@@ -213,20 +215,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"safeguard bench: {error}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    if args.capacity:
+        from bench.climb import capacity
+        from deploy.local.stack import default_home
+
+        picture = args.picture if args.picture != PICTURE else CAPACITY_PICTURE
+        fixed_count = args.concerns or CAPACITY_CONCERNS
+        figures = asyncio.run(
+            capacity(env, token, home=default_home(), fixed_count=fixed_count,
+                     step_seconds=args.step_seconds, max_rate=args.max_rate, picture=picture)
+        )  # fmt: skip
+        say(f"Done in {time.monotonic() - started:.0f} s")
+        say(summary_line(figures))
+        return 0 if figures["fixed_routed"] == figures["fixed_concerns"] else 2
+    rate = args.rate or RATE
     if args.soak is not None:
         from bench.soak import soak
         from deploy.local.stack import default_home
 
         picture = args.picture if args.picture != PICTURE else MEMORY_PICTURE
         figures = asyncio.run(
-            soak(env, token, home=default_home(), rate=args.rate, seconds=args.soak,
+            soak(env, token, home=default_home(), rate=rate, seconds=args.soak,
                  picture=picture)
         )  # fmt: skip
         say(f"Done in {time.monotonic() - started:.0f} s")
         say(summary_line(figures))
         return 0 if figures["failed"] == 0 else 2
     figures = asyncio.run(
-        bench(env, token, count=args.concerns, rate=args.rate, picture=args.picture,
+        bench(env, token, count=args.concerns or CONCERNS, rate=rate, picture=args.picture,
               profile=args.profile)
     )  # fmt: skip
     say(f"Done in {time.monotonic() - started:.0f} s")
@@ -246,10 +262,12 @@ def _positive(kind: type[int] | type[float]) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `bench`."""
-    parser.add_argument("--concerns", type=_positive(int), default=20_000,
-                        help="concerns to post (default 20000)")  # fmt: skip
-    parser.add_argument("--rate", type=_positive(float), default=250.0,
-                        help="offered concerns/s, fixed in advance (default 250)")  # fmt: skip
+    parser.add_argument("--concerns", type=_positive(int), default=None,
+                        help=f"concerns to post (default {CONCERNS}; with --capacity, in its "
+                             f"fixed-rate run at 100/s, default {CAPACITY_CONCERNS})")  # fmt: skip
+    parser.add_argument("--rate", type=_positive(float), default=None,
+                        help=f"offered concerns/s, fixed in advance (default {RATE:g}; "
+                             "--capacity chooses its own)")  # fmt: skip
     parser.add_argument(
         "--soak",
         type=_positive(float),
@@ -258,11 +276,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="instead: post at --rate for SECONDS and trace each service's "
         "resident memory (e.g. --soak 600 at half the peak rate)",
     )
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="instead: step the offered rate up, open loop, until p99 passes 1 s or a backlog "
+        "grows, for the stack over HTTP and over Kafka, the bare endpoint and the raw "
+        "pass-through; plus a fixed-rate run at 100/s (latency, CPU per concern) and the "
+        "audit burst against COPY",
+    )
+    parser.add_argument("--step-seconds", type=_positive(float), default=10.0,
+                        help="--capacity: seconds of sending per step (default 10)")  # fmt: skip
+    parser.add_argument("--max-rate", type=_positive(float), default=20_000.0,
+                        help="--capacity: the highest rate offered (default 20000)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
                         help="sample each service with py-spy during the end-to-end run and "
                              "save flame graphs beside the picture")  # fmt: skip
     parser.add_argument("--picture", type=Path, default=PICTURE,
-                        help=f"where to save the latency PNG (default {PICTURE})")  # fmt: skip
+                        help=f"where to save the latency PNG (default {PICTURE}; "
+                             f"--capacity: {CAPACITY_PICTURE})")  # fmt: skip
     parser.set_defaults(func=cmd_bench)
 
 

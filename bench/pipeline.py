@@ -36,7 +36,10 @@ from bench.report import Latencies, say
 from schemas.v1 import TOPICS, Topic
 from services.delivery.handlers import FEED_PARTITIONS
 
-WATCHED = (Topic.CONCERNS_RECEIVED, Topic.CONCERNS_ROUTED, Topic.NOTIFICATIONS_ROUTED)
+WATCHED = (
+    Topic.CONCERNS_RECEIVED, Topic.CONCERNS_ROUTED, Topic.NOTIFICATIONS_ROUTED,
+    Topic.CONCERNS_SUBMITTED_DLQ,
+)  # fmt: skip
 
 
 @dataclass
@@ -55,6 +58,8 @@ class Watcher:
 
     bootstrap_servers: str
     concerns: dict[str, Followed] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)  # source reference -> concern id
+    dead_lettered: set[str] = field(default_factory=set)  # record keys refused over Kafka
     routed: int = 0
     received_sizes: list[int] = field(default_factory=list)
     notification_sizes: list[int] = field(default_factory=list)
@@ -101,6 +106,8 @@ class Watcher:
                 for record in records:
                     if partition.topic == FEED:
                         self.deliveries.on_feed(record)
+                    elif partition.topic == Topic.CONCERNS_SUBMITTED_DLQ.value:
+                        self.dead_lettered.add((record.key or b"").decode(errors="replace"))
                     else:
                         self._take(partition.topic, record.value or b"", record.timestamp / 1000)
 
@@ -114,6 +121,8 @@ class Watcher:
         concern = self.concerns.setdefault(str(payload["concern_id"]), Followed())
         if topic == Topic.CONCERNS_RECEIVED.value:
             self.received_sizes.append(len(value))
+            reference = str(payload["concern"]["source_reference"])
+            self.references[reference] = str(payload["concern_id"])
             return
         if topic == Topic.CONCERNS_ROUTED.value:
             concern.expected = {str(r["notification_id"]) for r in payload["recipients"]}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
+
+from bench.capacity import LATENCY_LIMIT_S, StepOutcome, percentile, sustained
 
 # Microseconds, from 1 µs to 1 hour, 3 significant digits.
 LOWEST_US, HIGHEST_US, DIGITS = 1, 3_600_000_000, 3
@@ -103,3 +106,56 @@ def save_picture(curves: list[Latencies], path: Path) -> Path:
 def summary_line(figures: dict[str, Any]) -> str:
     """The machine-readable last line: one JSON object."""
     return json.dumps(figures, sort_keys=True)
+
+
+def save_capacity_picture(sides: dict[str, Sequence[StepOutcome]], path: Path) -> Path:
+    """p50 and p99 latency against offered rate, one colour per side, as a PNG.
+
+    Latency runs from each send's scheduled time to through; a step whose p99 was never
+    reached (sends not through) is drawn at the top of the axis. Crosses mark steps not
+    sustained.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(10, 6))
+    finite = [
+        v for steps in sides.values() for s in steps for v in (s.p50_s, s.p99_s) if v < math.inf
+    ]
+    top_ms = max([LATENCY_LIMIT_S * 1000, *(v * 1000 for v in finite)]) * 1.5
+    for index, (label, steps) in enumerate(sides.items()):
+        ordered = sorted(steps, key=lambda s: s.offered_per_s)
+        if not ordered:
+            continue
+        colour = f"C{index}"
+        rates = [s.offered_per_s for s in ordered]
+        for q, style in ((50, "--"), (99, "-")):
+            values = [
+                min(max(percentile(s.through, s.sent, q) * 1000, 0.1), top_ms) for s in ordered
+            ]
+            axes.plot(rates, values, style, color=colour, marker="o", markersize=3,
+                      label=f"{label} p{q}")  # fmt: skip
+            failed = [(r, v) for r, v, s in zip(rates, values, ordered, strict=True)
+                      if not sustained(s)]  # fmt: skip
+            if failed and q == 99:
+                axes.plot(*zip(*failed, strict=True), "x", color=colour, markersize=9)
+    axes.axhline(LATENCY_LIMIT_S * 1000, color="grey", linestyle=":", label="p99 limit")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(FuncFormatter(lambda _value, _pos: ""))
+    axes.set_xlabel("offered rate (per second, open loop)")
+    axes.set_ylabel("latency from scheduled send (ms)")
+    axes.set_title("Safeguarding Exchange: latency against offered rate (x: not sustained)")
+    axes.grid(True, which="major", alpha=0.4)
+    axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
