@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
+from aiokafka.structs import ConsumerRecord
 from faststream import Context
 from faststream.kafka import KafkaMessage
 from faststream.middlewares import AckPolicy
 
-from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, Topic
+from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
 from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
 from services.common.kafka import declare_publications
@@ -61,52 +62,59 @@ async def on_notifications_changed(
     await guard.handle(message.raw_message, record)
 
 
-def _record_key(message: KafkaMessage) -> bytes | None:
-    record = message.raw_message
-    key = getattr(record, "key", None)
-    return key if isinstance(key, bytes) else None
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str:
+    for key, value in record.headers or ():
+        if key.lower() == name:
+            return str(value.decode("utf-8", errors="replace"))
+    return ""
 
 
-async def _dead_letter(runtime: ServiceRuntime, message: KafkaMessage, reason: str) -> None:
+async def _dead_letter(
+    runtime: ServiceRuntime, record: ConsumerRecord[bytes, bytes], reason: str
+) -> None:
     headers = {"content-type": "application/json", "dlq-reason": reason[:1000]}
     await runtime.broker.publish(
-        message.body,
+        record.value or b"",
         Topic.CONCERNS_SUBMITTED_DLQ.value,
-        key=_record_key(message),
+        key=record.key if isinstance(record.key, bytes) else None,
         headers=headers,
     )
     log.warning("concern.dead_lettered", reason=reason[:200])
 
 
-async def on_concern_submitted(
-    message: KafkaMessage, runtime: RuntimeContext, holder: HolderContext
+async def on_concerns_submitted(
+    submitted: list[ConcernSubmitted],
+    message: KafkaMessage,
+    runtime: RuntimeContext,
+    holder: HolderContext,
 ) -> None:
-    """Accept a concern an agency system put on Kafka, proven by the token in its header."""
-    token = message.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    """Accept the concerns agency systems put on Kafka, each proven by the token in its header;
+    a refused one goes to concerns.submitted.dlq with the reason.
+
+    A batch at a time, in order, so its offsets are committed once (a commit costs more than
+    accepting a concern); redelivered after a crash, an accepted one is a replay, not a second.
+    """
     if runtime.token_verifier is None:
         raise RuntimeError("No token verifier configured")
-    try:
-        caller: Caller | None = runtime.token_verifier.verify(token)
-    except AuthError:
-        caller = None
-    result = await service.submit_from_kafka(
-        intake_unit_of_work(runtime),
-        holder.current,
-        caller=caller,
-        body=message.body,
-        now=datetime.now(UTC),
-    )
-    if isinstance(result, service.DeadLetter):
-        await _dead_letter(runtime, message, result.reason)
-    else:
-        runtime.relay.wake()
-
-
-async def _undecoded(message: KafkaMessage) -> bytes:
-    # on_concern_submitted parses the body itself; FastStream's JSON decoding would raise on
-    # bytes that are not UTF-8 JSON before the handler runs, and the record would be
-    # redelivered forever (blocking its partition) instead of dead-lettered.
-    return message.body
+    partnership = holder.current
+    records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
+    for record in records:
+        token = _header(record, "authorization").removeprefix("Bearer ").strip()
+        try:
+            caller: Caller | None = runtime.token_verifier.verify(token)
+        except AuthError:
+            caller = None
+        result = await service.submit_from_kafka(
+            intake_unit_of_work(runtime),
+            partnership,
+            caller=caller,
+            body=record.value or b"",
+            now=datetime.now(UTC),
+        )
+        if isinstance(result, service.DeadLetter):
+            await _dead_letter(runtime, record, result.reason)
+        else:
+            runtime.relay.wake()
 
 
 def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
@@ -151,6 +159,13 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
         batch_timeout_ms=20,
         **common,
     )(on_notifications_changed)
-    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, decoder=_undecoded, **common)(  # type: ignore[call-overload]
-        on_concern_submitted
-    )
+    # Each record is parsed by the handler itself: FastStream's decoding would fail the batch
+    # on one record that is not JSON, before it could be dead-lettered.
+    broker.subscriber(  # type: ignore[call-overload]
+        Topic.CONCERNS_SUBMITTED.value,
+        batch=True,
+        decoder=left_to_guard,
+        max_records=200,
+        batch_timeout_ms=20,
+        **common,
+    )(on_concerns_submitted)
