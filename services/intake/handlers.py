@@ -3,6 +3,7 @@ recipient has got."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -29,6 +30,8 @@ HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
 RoutedGuard = Annotated[PoisonGuard[ConcernRouted], Context("routed_guard")]
 ChangedGuard = Annotated[PoisonGuard[NotificationChanged], Context("changed_guard")]
 GROUP = "intake"
+# Submissions of one batch accepted at once (each holds a database connection meanwhile).
+SUBMISSIONS_AT_ONCE = 8
 
 
 async def on_concerns_routed(
@@ -91,17 +94,20 @@ async def on_concerns_submitted(
     """Accept the concerns agency systems put on Kafka, each proven by the token in its header;
     a refused one goes to concerns.submitted.dlq with the reason.
 
-    A batch at a time, in order, so its offsets are committed once (a commit costs more than
-    accepting a concern); redelivered after a crash, an accepted one is a replay, not a second.
+    A batch at a time, so its offsets are committed once (a commit costs more than accepting a
+    concern), each key's records in their order; redelivered after a crash, an accepted one is
+    a replay, not a second.
     """
-    if runtime.token_verifier is None:
+    verifier = runtime.token_verifier
+    if verifier is None:
         raise RuntimeError("No token verifier configured")
     partnership = holder.current
     records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-    for record in records:
+
+    async def take(record: ConsumerRecord[bytes, bytes]) -> None:
         token = _header(record, "authorization").removeprefix("Bearer ").strip()
         try:
-            caller: Caller | None = runtime.token_verifier.verify(token)
+            caller: Caller | None = verifier.verify(token)
         except AuthError:
             caller = None
         result = await service.submit_from_kafka(
@@ -115,6 +121,22 @@ async def on_concerns_submitted(
             await _dead_letter(runtime, record, result.reason)
         else:
             runtime.relay.wake()
+
+    # Records under one key (an agency's source reference) in the order they came; the others
+    # side by side, so one round trip's wait does not hold up the batch.
+    in_order: dict[object, list[ConsumerRecord[bytes, bytes]]] = {}
+    for index, record in enumerate(records):
+        in_order.setdefault(record.key if record.key is not None else index, []).append(record)
+    room = asyncio.Semaphore(SUBMISSIONS_AT_ONCE)
+
+    async def take_in_order(group: list[ConsumerRecord[bytes, bytes]]) -> None:
+        async with room:
+            for record in group:
+                await take(record)
+
+    async with asyncio.TaskGroup() as group:
+        for same_key in in_order.values():
+            group.create_task(take_in_order(same_key))
 
 
 def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
