@@ -107,7 +107,12 @@ class LocalStack:
         return env
 
     def up(self, partnership: Path | None = None) -> dict[str, str]:
-        """Start every part not yet running, wait until each is ready; the stack's settings."""
+        """Start every part not yet running, wait until each is ready; the stack's settings.
+
+        The partnership is the one given, else $SAFEGUARD_PARTNERSHIP, else the stack's own.
+        """
+        named = os.environ.get("SAFEGUARD_PARTNERSHIP")
+        partnership = partnership or (Path(named) if named else None)
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         say("[1/5] keys")
