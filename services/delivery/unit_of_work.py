@@ -21,7 +21,8 @@ from services.common.outbox import Outbox, SessionOutbox, outbox_table
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.delivery import store
-from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery
+from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery, Outcome
+from services.delivery.policy import Lease
 
 
 class Deliveries(Protocol):
@@ -33,21 +34,13 @@ class Deliveries(Protocol):
         """Record these, due now (disabled for a disabled destination); repeats ignored."""
 
     async def claim_due(
-        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+        self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
     ) -> list[Delivery]:
-        """Take up to `limit` due deliveries of a destination for one attempt each."""
+        """Take up to `limit` due deliveries of a destination for one attempt each, hidden until
+        their lease ends."""
 
-    async def record_outcome(
-        self,
-        delivery_id: UUID,
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        last_status_code: int | None,
-        last_error: str | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        """Set a delivery's state after an attempt."""
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Set deliveries' states after their attempts."""
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         """A delivery by id, whichever agency it is for."""
@@ -98,28 +91,14 @@ class SqlDeliveries:
         return await store.add_deliveries(self._session, new, now=now, disabled=disabled)
 
     async def claim_due(
-        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+        self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
     ) -> list[Delivery]:
-        """Claim, skipping rows another process holds."""
-        return await store.claim_due(
-            self._session, key, now=now, limit=limit, lease_until=lease_until
-        )
+        """Claim in one statement, skipping rows another process holds."""
+        return await store.claim_due(self._session, key, now=now, limit=limit, lease=lease)
 
-    async def record_outcome(
-        self,
-        delivery_id: UUID,
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        last_status_code: int | None,
-        last_error: str | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        """Set the row's state."""
-        await store.record_outcome(
-            self._session, delivery_id, status=status, next_attempt_at=next_attempt_at,
-            last_status_code=last_status_code, last_error=last_error, delivered_at=delivered_at,
-        )  # fmt: skip
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Set the rows' states in one statement."""
+        await store.record_outcomes(self._session, outcomes)
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         """A delivery by id."""
