@@ -92,6 +92,11 @@ class DeliverySender:
     ) -> None:
         self._runtime = runtime
         self._unit_of_work = unit_of_work or (lambda: delivery_unit_of_work(runtime))
+        # A claim's delivery.attempted events go out with its settlement's, whose commit wakes
+        # the relay (or on the relay's next look): one relay round for both, not two.
+        self._claim_unit_of_work = unit_of_work or (
+            lambda: delivery_unit_of_work(runtime, wakes_relay=False)
+        )
         self._transport = transport
         self._settings = settings
         self._environ = environ
@@ -223,7 +228,7 @@ class DeliverySender:
                     )  # fmt: skip
                     try:
                         claimed = await service.claim_attempts(
-                            self._unit_of_work(), key, now=datetime.now(UTC), limit=limit,
+                            self._claim_unit_of_work(), key, now=datetime.now(UTC), limit=limit,
                             lease=lease,
                         )  # fmt: skip
                         backoff = 0.2

@@ -36,7 +36,7 @@ class DeliverySettings(ServiceSettings, PartnershipSettings):
         default=4, ge=1, le=64, description="Attempts in flight at once to one destination."
     )
     delivery_claim_batch: int = Field(
-        default=50,
+        default=16,
         ge=1,
         le=1000,
         description="Most deliveries one destination takes in one claim (a fast one's backlog).",

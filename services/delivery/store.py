@@ -162,8 +162,8 @@ def _claim_statement() -> Update:
     )
     # Lease.rounds(), here, as the number claimed is only known here.
     claimed = select(func.count()).select_from(due).scalar_subquery()
-    bound = bindparam("claim_bound", type_=Integer)
-    rounds = func.greatest(1, (bindparam("claim_ahead", type_=Integer) + claimed + bound - 1) // bound)
+    bound, ahead = bindparam("claim_bound", type_=Integer), bindparam("claim_ahead", type_=Integer)
+    rounds = func.greatest(1, (ahead + claimed + bound - 1) // bound)
     return (
         update(deliveries)
         .where(deliveries.c.delivery_id.in_(select(due.c.delivery_id)))

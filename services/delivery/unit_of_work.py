@@ -6,7 +6,7 @@ one over one SQLAlchemy transaction, wrapping store.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork
-from services.common.outbox import Outbox, SessionOutbox, outbox_table
+from services.common.outbox import Outbox, OutboxMessage, SessionOutbox, outbox_table
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.delivery import store
@@ -138,6 +138,20 @@ class SqlDestinations:
         return await store.enable_destination(self._session, key)
 
 
+class _NotedOutbox:
+    """The session's outbox, noting whether anything was added to it."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.added = False
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events in the session's transaction."""
+        listed = list(messages)
+        self.added = self.added or bool(listed)
+        await self._outbox.add(listed)
+
+
 class SqlDeliveryUnitOfWork:
     """Delivery's repositories over one database transaction: commit once, else roll back."""
 
@@ -161,7 +175,7 @@ class SqlDeliveryUnitOfWork:
         session = self._uow.session
         self.deliveries = SqlDeliveries(session)
         self.destinations = SqlDestinations(session)
-        self.outbox = SessionOutbox(session, self._outbox)
+        self.outbox = self._noted = _NotedOutbox(SessionOutbox(session, self._outbox))
         return self
 
     async def __aexit__(
@@ -173,14 +187,20 @@ class SqlDeliveryUnitOfWork:
         await self._uow.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        """Commit, then tell the outbox relay there is more to send."""
+        """Commit, then tell the outbox relay if there is more to send."""
         await self._uow.commit()
-        if self._after_commit is not None:
+        # Recording deliveries adds no event: the relay would look for nothing.
+        if self._after_commit is not None and self._noted.added:
             self._after_commit()
 
 
-def delivery_unit_of_work(runtime: ServiceRuntime) -> SqlDeliveryUnitOfWork:
-    """A unit of work on delivery's database; each commit wakes the outbox relay."""
+def delivery_unit_of_work(
+    runtime: ServiceRuntime, *, wakes_relay: bool = True
+) -> SqlDeliveryUnitOfWork:
+    """A unit of work on delivery's database; a commit adding events wakes the outbox relay
+    (unless told not to: the relay finds them on its next look)."""
     return SqlDeliveryUnitOfWork(
-        runtime.unit_of_work(), outbox=runtime.outbox, after_commit=runtime.relay.wake
+        runtime.unit_of_work(),
+        outbox=runtime.outbox,
+        after_commit=runtime.relay.wake if wakes_relay else None,
     )

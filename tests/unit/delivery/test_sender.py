@@ -29,6 +29,7 @@ from tests.unit.delivery.fakes import FakeDeliveryUnitOfWork
 HOOK = DestinationKey("nm-school-oakfield", "safeguarding-log")
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 32 bytes....").decode()
 BOUND = 4
+CLAIM_BATCH = 24
 
 
 @dataclass
@@ -83,6 +84,7 @@ async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
         database_url="postgresql://unused/unused",
         partnership_path=partnership_file(tmp_path, {HOOK.agency: [hook]}),
         delivery_concurrency_per_destination=BOUND,
+        delivery_claim_batch=CLAIM_BATCH,
         delivery_poll_interval_seconds=0.05,
     )
     uow, webhook = FakeDeliveryUnitOfWork(), Webhook()
@@ -112,7 +114,7 @@ async def test_once_its_pace_is_known_a_loop_claims_ahead_and_keeps_to_its_bound
     backlog = await loop.record(30)
     await loop.until("the backlog delivered", delivered(loop, backlog))
 
-    assert max(loop.uow.deliveries.claimed_sizes) == 30
+    assert max(loop.uow.deliveries.claimed_sizes) == CLAIM_BATCH
     assert loop.webhook.most_in_flight == BOUND
     assert sorted(loop.webhook.requests) == sorted(first + backlog)
     attempted = loop.uow.audits("delivery.attempted")
