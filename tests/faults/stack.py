@@ -72,7 +72,8 @@ def _distinct_ports() -> tuple[dict[str, int], int]:
 
     # The local stack puts Kafka's controller on KAFKA_PORT + 1.
     kafka = pick(pair=True)
-    ports = {name: pick() for name in ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "POSTGRES")}
+    names = ("INTAKE", "ROUTING", "AUDIT", "WEB", "DELIVERY", "RECEIVER", "POSTGRES")
+    ports = {name: pick() for name in names}
     return ports, kafka
 
 
@@ -136,7 +137,8 @@ class PrivateStack:
 
     async def up(self) -> None:
         """Start whatever part is not running and wait until every part is ready."""
-        code, output = await self.cli("up")
+        # Named to `up` too: the stack's own partnership would otherwise stand in for it.
+        code, output = await self.cli("up", "--partnership", str(self.partnership_path))
         if code != 0:
             raise AssertionError(f"safeguard up failed ({HOW_TO}):\n{output[-4000:]}")
         self.settings = dict(
