@@ -94,7 +94,8 @@ async def test_killed_mid_retry_it_resends_with_the_same_webhook_id_and_loses_no
             return expected <= first_tried and crash.holding >= 1
 
         await eventually(retries_in_flight, within=30, what="retries held by the receiver")
-        held = {i for (path, i), n in receiver.requests.items() if n >= 2}
+        # This test's own only: the shared topic may hold other tests' notifications for nm-csc.
+        held = {i for (path, i), n in receiver.requests.items() if n >= 2 and i in expected}
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         crash.killed.set()
