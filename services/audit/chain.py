@@ -51,12 +51,8 @@ def _normalise(value: Any) -> Any:
         if not math.isfinite(value):
             raise ValueError("NaN and infinity have no canonical JSON form")
         return value
-    if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise ValueError("naive datetimes are ambiguous; give a timezone")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
-        return value.isoformat()
+        return _datetime_or_date(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, Mapping):
