@@ -42,7 +42,7 @@ def destinations_of(partnership: Partnership) -> dict[DestinationKey, Destinatio
     return {
         DestinationKey(agency.id, destination.id): destination
         for agency in partnership.agencies
-        for destination in partnership.destinations(agency.id)
+        for destination in agency.deliveries
     }
 
 

@@ -68,9 +68,8 @@ class DeliverySender:
         self._environ = environ
         self._draw = draw
         self._retry = RetryPolicy(settings.retry_schedule, partnership.delivery.retry_window)
-        self._destinations = destinations_of(partnership)
-        self._served = self._served_of(self._destinations)
-        self._wakes = {key: asyncio.Event() for key in self._destinations}
+        self._served = self._served_of(destinations_of(partnership))
+        self._wakes = {key: asyncio.Event() for key in self._served}
         self._loops: dict[DestinationKey, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._client: httpx.AsyncClient | None = None
@@ -97,12 +96,13 @@ class DeliverySender:
     def apply(self, partnership: Partnership) -> DestinationChanges:
         """Serve this partnership's destinations and retry window from now on; what changed."""
         after = destinations_of(partnership)
-        changes = destination_changes(self._destinations, after)
+        before = {key: served.destination for key, served in self._served.items()}
+        changes = destination_changes(before, after)
         retry = RetryPolicy(self._settings.retry_schedule, partnership.delivery.retry_window)
         if not changes and retry == self._retry:
             return changes
         # Secrets are read again: a changed secret_env names another variable.
-        self._destinations, self._served, self._retry = after, self._served_of(after), retry
+        self._served, self._retry = self._served_of(after), retry
         for key in changes.added | changes.removed:
             # A removed destination's loop sees it is gone; an added one's may still be draining.
             self._wakes.setdefault(key, asyncio.Event()).set()
@@ -139,7 +139,7 @@ class DeliverySender:
         async with client, asyncio.TaskGroup() as group:
             self._group, self._client = group, client
             try:
-                for key in self._destinations:
+                for key in self._served:
                     self._start(key)
                 await asyncio.Event().wait()
             finally:
