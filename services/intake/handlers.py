@@ -160,34 +160,22 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
             ),
         },
     )
-    common = {
+    # Batches whose records each handler parses itself: FastStream's decoding would fail a
+    # batch on one record that is not JSON, before it could be set aside or dead-lettered.
+    batches = {
         "group_id": GROUP,
         "auto_offset_reset": "earliest",
         "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "batch": True,
+        "decoder": left_to_guard,
+        "batch_timeout_ms": 20,
     }
-    broker.subscriber(  # type: ignore[call-overload]
-        Topic.CONCERNS_ROUTED.value,
-        batch=True,
-        decoder=left_to_guard,
-        max_records=500,
-        batch_timeout_ms=20,
-        **common,
-    )(on_concerns_routed)
-    broker.subscriber(  # type: ignore[call-overload]
-        Topic.NOTIFICATIONS_CHANGED.value,
-        batch=True,
-        decoder=left_to_guard,
-        max_records=500,
-        batch_timeout_ms=20,
-        **common,
-    )(on_notifications_changed)
-    # Each record is parsed by the handler itself: FastStream's decoding would fail the batch
-    # on one record that is not JSON, before it could be dead-lettered.
-    broker.subscriber(  # type: ignore[call-overload]
-        Topic.CONCERNS_SUBMITTED.value,
-        batch=True,
-        decoder=left_to_guard,
-        max_records=200,
-        batch_timeout_ms=20,
-        **common,
-    )(on_concerns_submitted)
+    broker.subscriber(Topic.CONCERNS_ROUTED.value, max_records=500, **batches)(  # type: ignore[call-overload]
+        on_concerns_routed
+    )
+    broker.subscriber(Topic.NOTIFICATIONS_CHANGED.value, max_records=500, **batches)(  # type: ignore[call-overload]
+        on_notifications_changed
+    )
+    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, max_records=200, **batches)(  # type: ignore[call-overload]
+        on_concerns_submitted
+    )
