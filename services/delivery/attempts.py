@@ -54,11 +54,18 @@ def signed_headers(webhook: Webhook, delivery: Delivery, now: datetime) -> dict[
     }
 
 
-def webhook_client(*, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+def webhook_client(
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
     """The HTTP client of every webhook: no redirects followed, timeouts as set."""
     timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
                             pool=connect_timeout)  # fmt: skip
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+    return httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False, transport=transport
+    )
 
 
 async def post_webhook(

@@ -106,6 +106,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """A delivery's state after an attempt, as it is recorded."""
+
+    delivery_id: UUID
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
 class NewDelivery:
     """A delivery to record: due at once."""
 

@@ -107,6 +107,34 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """How long claimed deliveries stay hidden: a round of `per_round` (one attempt, settled) for
+    every `bound` of them, counting the `ahead` attempts already in flight before them."""
+
+    per_round: timedelta
+    bound: int
+    ahead: int = 0
+
+    def rounds(self, claimed: int) -> int:
+        """How many rounds of attempts until the last of `claimed` deliveries has been settled."""
+        return max(1, -(-(self.ahead + claimed) // self.bound))
+
+    def until(self, now: datetime, claimed: int) -> datetime:
+        """When `claimed` deliveries claimed at `now` may be claimed again."""
+        return now + self.per_round * self.rounds(claimed)
+
+
+def claim_size(free: int, *, pace: float | None, lease: Lease, most: int) -> int:
+    """How many deliveries to claim with `free` attempts to spare: as many as the destination's
+    pace (its slowest recent attempt, in seconds) gets through within one round, up to `most`;
+    only the free ones while its pace is unknown."""
+    if pace is None:
+        return max(1, min(free, most))
+    within = int(lease.bound * lease.per_round.total_seconds() / max(pace, 0.001))
+    return max(1, min(most, max(free, within)))
+
+
+@dataclass(frozen=True)
 class NextStep:
     """A delivery's state after an attempt, and what the audit record says of it."""
 

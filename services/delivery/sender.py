@@ -1,8 +1,15 @@
 """The sender: one loop per destination, claiming its due deliveries and attempting them.
 
-Each destination has its own loop and its own bound on attempts in flight, so one that is down
-or slow only ever waits on itself. State is in PostgreSQL: a claimed delivery is hidden for a
-lease longer than any attempt, so a process killed mid-attempt leaves it to be sent again.
+Each destination has its own loop, its own bound on attempts in flight and its own settler, so
+one that is down or slow only ever waits on itself. State is in PostgreSQL: a claimed delivery is
+hidden for a lease longer than the attempts ahead of it and its own, so a process killed
+mid-attempt leaves it to be sent again.
+
+A claim may take more than the bound (as many as the destination's recent pace gets through in
+one round, up to `delivery_claim_batch`); the rest wait in the loop, each attempted in turn. The
+attempts that end while their settler writes are settled together, in its next transaction.
+Once an attempt is answered 410, nothing more is sent until it is settled; if that disabled the
+destination, what the loop still holds is withheld: audited as not sent, left disabled.
 
 A new partnership version is applied without a restart: a destination it adds gets a loop, one
 it changes is attempted with its new settings from the next attempt, and one it removes stops
@@ -15,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -25,7 +34,7 @@ from standardwebhooks import Webhook
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.runtime import ServiceRuntime
-from services.delivery import attempts, metrics, service
+from services.delivery import attempts, metrics, policy, service
 from services.delivery.deliveries import (
     Delivery,
     Destination,
@@ -34,10 +43,11 @@ from services.delivery.deliveries import (
     destination_changes,
     destinations_of,
 )
-from services.delivery.policy import AttemptResult, NextStep
+from services.delivery.policy import AttemptResult, Lease, NextStep, Verdict
 from services.delivery.service import RetryPolicy
 from services.delivery.settings import DeliverySettings
-from services.delivery.unit_of_work import delivery_unit_of_work
+from services.delivery.settler import Settler
+from services.delivery.unit_of_work import DeliveryUnitOfWork, delivery_unit_of_work
 from services.partnership import Partnership, WebhookDestination
 
 log = structlog.get_logger()
@@ -51,6 +61,21 @@ class Served(NamedTuple):
     signer: Webhook | None
 
 
+@dataclass
+class Held:
+    """What one destination's loop holds between claims, shared with its attempts."""
+
+    claimed: deque[Delivery] = field(default_factory=deque)  # claimed, not yet attempted
+    paces: deque[float] = field(default_factory=lambda: deque(maxlen=8))  # seconds, settled
+    gone_unsettled: int = 0  # attempts answered 410, not yet settled: nothing is sent meanwhile
+    disabled: bool = False  # one of them was settled: the destination is disabled
+
+    @property
+    def pace(self) -> float | None:
+        """How long its slowest recent attempt took, settling included; None before any."""
+        return max(self.paces, default=None)
+
+
 class DeliverySender:
     """Every destination of the partnership in force, each served by its own loop."""
 
@@ -62,8 +87,17 @@ class DeliverySender:
         *,
         environ: Mapping[str, str],
         draw: Callable[[], float] = random.random,
+        unit_of_work: Callable[[], DeliveryUnitOfWork] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._runtime = runtime
+        self._unit_of_work = unit_of_work or (lambda: delivery_unit_of_work(runtime))
+        # A claim's delivery.attempted events go out with its settlement's, whose commit wakes
+        # the relay (or on the relay's next look): one relay round for both, not two.
+        self._claim_unit_of_work = unit_of_work or (
+            lambda: delivery_unit_of_work(runtime, wakes_relay=False)
+        )
+        self._transport = transport
         self._settings = settings
         self._environ = environ
         self._draw = draw
@@ -135,6 +169,7 @@ class DeliverySender:
         client = attempts.webhook_client(
             connect_timeout=self._settings.delivery_connect_timeout_seconds,
             read_timeout=self._settings.delivery_read_timeout_seconds,
+            transport=self._transport,
         )
         async with client, asyncio.TaskGroup() as group:
             self._group, self._client = group, client
@@ -149,22 +184,52 @@ class DeliverySender:
 
     async def _serve(self, key: DestinationKey, client: httpx.AsyncClient) -> None:
         bound = self._settings.delivery_concurrency_per_destination
+        poll = self._settings.delivery_poll_interval_seconds
+        clock = asyncio.get_running_loop().time
+        held = Held()
+        settler = Settler(self._unit_of_work, retry=lambda: self._retry, draw=self._draw)
+        settling = asyncio.create_task(
+            settler.run(), name=f"settler-{key.agency}-{key.destination}"
+        )
         in_flight: set[asyncio.Task[None]] = set()
+        served = self._served.get(key)
+        look_at = clock()  # when to look for due deliveries next, unless woken sooner
         backoff = 0.2
         try:
             while True:
                 wake = self._wakes[key]
-                wake.clear()
-                served = self._served.get(key)
-                if served is None and not in_flight:
+                if wake.is_set():
+                    wake.clear()
+                    look_at = min(look_at, clock())
+                current = self._served.get(key)
+                if current is None and not in_flight and not held.claimed:
                     # No await since the check: a version adding it back starts a new loop.
                     return
-                claimed: list[Delivery] = []
-                if served is not None and len(in_flight) < bound:
+                # The newest settings; if a version removed the destination, what the loop holds
+                # goes where it was claimed for, and settles.
+                served = current or served
+                if held.disabled:
+                    if held.claimed:
+                        withheld = self._withhold(settler, list(held.claimed))
+                        in_flight.add(asyncio.create_task(withheld))
+                    held.claimed.clear()
+                    held.disabled = False
+                claiming = (
+                    current is not None
+                    and not held.claimed
+                    and not held.gone_unsettled
+                    and len(in_flight) < bound
+                )
+                if claiming and clock() >= look_at:
+                    lease = Lease(self._settings.lease, bound, ahead=len(in_flight))
+                    limit = policy.claim_size(
+                        bound - len(in_flight), pace=held.pace, lease=lease,
+                        most=self._settings.delivery_claim_batch,
+                    )  # fmt: skip
                     try:
                         claimed = await service.claim_attempts(
-                            delivery_unit_of_work(self._runtime), key, now=datetime.now(UTC),
-                            limit=bound - len(in_flight), lease=self._settings.lease,
+                            self._claim_unit_of_work(), key, now=datetime.now(UTC), limit=limit,
+                            lease=lease,
                         )  # fmt: skip
                         backoff = 0.2
                     except Exception as error:
@@ -177,37 +242,49 @@ class DeliverySender:
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, 5.0)
                         continue
-                    # A version applied during the claim has the newer settings; if it removed
-                    # the destination, these go where they were claimed for, and settle.
-                    served = self._served.get(key, served)
-                    for delivery in claimed:
-                        attempt = self._attempt(delivery, served, client)
-                        in_flight.add(asyncio.create_task(attempt))
-                if len(in_flight) >= bound or not claimed:
-                    await self._idle(wake, in_flight)
+                    held.claimed.extend(claimed)
+                    # A full claim may have left more due: then look again at once.
+                    look_at = clock() + (0.0 if len(claimed) == limit else poll)
+                    continue
+                while (
+                    served and held.claimed and len(in_flight) < bound and not held.gone_unsettled
+                ):
+                    attempt = self._attempt(held.claimed.popleft(), served, client, settler, held)
+                    in_flight.add(asyncio.create_task(attempt))
+                until = max(look_at - clock(), 0.0) if claiming else poll
+                await self._idle(wake, in_flight, seconds=until)
                 in_flight = {task for task in in_flight if not task.done()}
         finally:
-            for task in in_flight:
+            for task in (*in_flight, settling):
                 task.cancel()
             # Settled or not, nothing of this loop may touch the database once it has gone.
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(*in_flight, settling, return_exceptions=True)
 
-    async def _idle(self, wake: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
+    async def _idle(
+        self, wake: asyncio.Event, in_flight: set[asyncio.Task[None]], *, seconds: float
+    ) -> None:
         """Until an attempt ends, deliveries are recorded, or it is time to look again."""
         waker = asyncio.ensure_future(wake.wait())
         try:
             await asyncio.wait(
-                {waker, *in_flight},
-                timeout=self._settings.delivery_poll_interval_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
+                {waker, *in_flight}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             # Not awaited: a cancellation of this loop arriving meanwhile would be swallowed with
             # the waker's own, and the loop would never stop.
             waker.cancel()
 
-    async def _attempt(self, delivery: Delivery, served: Served, client: httpx.AsyncClient) -> None:
+    async def _attempt(
+        self,
+        delivery: Delivery,
+        served: Served,
+        client: httpx.AsyncClient,
+        settler: Settler,
+        held: Held,
+    ) -> None:
         destination, signer = served
+        started = asyncio.get_running_loop().time()
+        gone = False
         try:
             if isinstance(destination, WebhookDestination):
                 result = await attempts.post_webhook(
@@ -217,16 +294,40 @@ class DeliverySender:
                 result = await attempts.publish_feed(
                     self._runtime.broker, delivery, within=self._settings.attempt_timeout
                 )
-            step = await service.settle_attempt(
-                delivery_unit_of_work(self._runtime), delivery, result,
-                now=datetime.now(UTC), retry=self._retry, draw=self._draw(),
-            )  # fmt: skip
+            if policy.classify(result) is Verdict.DISABLE:
+                gone = True
+                held.gone_unsettled += 1
+            step = await settler.settle(delivery, result)
         except Exception as error:
             # Left claimed: once its lease ends it is attempted again, with the same webhook-id.
             log.warning("delivery.settle_failed", delivery_id=str(delivery.delivery_id),
                         error=type(getattr(error, "orig", error)).__name__)  # fmt: skip
             return
+        finally:
+            if gone:
+                held.gone_unsettled -= 1
+            held.paces.append(asyncio.get_running_loop().time() - started)
+        # A 410 settled: the destination is disabled (by this attempt, or one before it).
+        held.disabled |= step.status is DeliveryStatus.DISABLED
         self._observe(delivery, result, step)
+
+    async def _withhold(self, settler: Settler, deliveries: Sequence[Delivery]) -> None:
+        try:
+            await settler.withhold(deliveries)
+        except Exception as error:
+            # Left as the disabling left them, their attempts audited without an outcome.
+            log.warning("delivery.settle_failed",
+                        delivery_ids=[str(d.delivery_id) for d in deliveries],
+                        error=type(getattr(error, "orig", error)).__name__)  # fmt: skip
+            return
+        for delivery in deliveries:
+            log.info(
+                "delivery.withheld",
+                delivery_id=str(delivery.delivery_id),
+                agency=delivery.agency,
+                destination=delivery.destination,
+                attempt=delivery.attempts,
+            )
 
     def _observe(self, delivery: Delivery, result: AttemptResult, step: NextStep) -> None:
         outcome = OUTCOMES.get(step.status, step.status.value)

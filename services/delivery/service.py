@@ -1,4 +1,4 @@
-"""Delivery's use cases on a unit of work: record, claim, settle an attempt, list, redeliver."""
+"""Delivery's use cases on a unit of work: record, claim, settle attempts, list, redeliver."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from schemas.v1 import AuditAction, NotificationRouted
 from schemas.v1.delivery import DeliveryStatus
 from services.common.auth import Caller
 from services.delivery import policy
-from services.delivery.deliveries import Delivery, DestinationKey, deliveries_of
-from services.delivery.policy import AttemptResult, NextStep, RetrySchedule
+from services.delivery.deliveries import Delivery, DestinationKey, Outcome, deliveries_of
+from services.delivery.policy import AttemptResult, Lease, NextStep, RetrySchedule
 from services.delivery.records import delivery_audit
 from services.delivery.unit_of_work import DeliveryUnitOfWork
 from services.partnership import Partnership
@@ -68,17 +68,120 @@ async def claim_attempts(
     *,
     now: datetime,
     limit: int,
-    lease: timedelta,
+    lease: Lease,
 ) -> list[Delivery]:
     """Take a destination's due deliveries for one attempt each; each attempt is audited."""
     async with uow:
-        claimed = await uow.deliveries.claim_due(key, now=now, limit=limit, lease_until=now + lease)
+        claimed = await uow.deliveries.claim_due(key, now=now, limit=limit, lease=lease)
         if claimed:
             await uow.outbox.add(
                 [delivery_audit(d, AuditAction.DELIVERY_ATTEMPTED) for d in claimed]
             )
             await uow.commit()
     return claimed
+
+
+@dataclass(frozen=True)
+class EndedAttempt:
+    """How the attempt at a claimed delivery ended, and the draw its retry's jitter takes."""
+
+    delivery: Delivery
+    result: AttemptResult
+    draw: float
+
+
+# The outcome of an attempt claimed, then not sent: its destination was disabled meanwhile.
+WITHHELD: dict[str, object] = {
+    "http_status": None,
+    "error": "destination_disabled",
+    "status": DeliveryStatus.DISABLED.value,
+    "retry_at": None,
+    "sent": False,
+}
+
+
+async def settle_attempts(
+    uow: DeliveryUnitOfWork,
+    ended: Sequence[EndedAttempt],
+    *,
+    withheld: Sequence[Delivery] = (),
+    now: datetime,
+    retry: RetryPolicy,
+) -> list[NextStep]:
+    """Record how these attempts ended and what comes next, in one transaction; each audited, a
+    410 disables its destination. Withheld deliveries are audited as not sent, left as they are."""
+    steps = [
+        policy.after_attempt(
+            attempt.result,
+            attempts=attempt.delivery.attempts,
+            window_started_at=attempt.delivery.window_started_at,
+            window=retry.window,
+            now=now,
+            schedule=retry.schedule,
+            draw=attempt.draw,
+        )
+        for attempt in ended
+    ]
+    details = [_attempt_details(a.result, step) for a, step in zip(ended, steps, strict=True)]
+    first_gone: dict[DestinationKey, int] = {}
+    for index, (attempt, step) in enumerate(zip(ended, steps, strict=True)):
+        if step.disables_destination:
+            first_gone.setdefault(attempt.delivery.key, index)
+    async with uow:
+        disabling: set[int] = set()
+        # Before any row's own update, destinations in one order: concurrent 410s then queue on
+        # the destination's row instead of each holding a delivery the other's disabling needs
+        # (a deadlock).
+        for key, index in sorted(first_gone.items()):
+            disabled = await uow.destinations.disable(
+                key, now=now, delivery_id=ended[index].delivery.delivery_id
+            )
+            if disabled is not None:
+                disabling.add(index)
+                details[index] |= {
+                    "destination_disabled": True,
+                    "deliveries_disabled": len(disabled),
+                }
+        # Attempts already in flight may all answer 410: only the first disables.
+        steps = [
+            dataclasses.replace(step, disables_destination=False)
+            if step.disables_destination and index not in disabling
+            else step
+            for index, step in enumerate(steps)
+        ]
+        if ended:
+            await uow.deliveries.record_outcomes(
+                [
+                    Outcome(
+                        attempt.delivery.delivery_id,
+                        status=step.status,
+                        next_attempt_at=step.next_attempt_at,
+                        last_status_code=attempt.result.status_code,
+                        last_error=attempt.result.reason,
+                        delivered_at=now if step.status is DeliveryStatus.DELIVERED else None,
+                    )
+                    for attempt, step in zip(ended, steps, strict=True)
+                ]
+            )
+        await uow.outbox.add(
+            [
+                delivery_audit(attempt.delivery, action, details=detail)
+                for attempt, step, detail in zip(ended, steps, details, strict=True)
+                for action in step.actions
+            ]
+            + [delivery_audit(d, AuditAction.DELIVERY_FAILED, details=WITHHELD) for d in withheld]
+        )
+        await uow.commit()
+    return steps
+
+
+def _attempt_details(result: AttemptResult, step: NextStep) -> dict[str, object]:
+    return {
+        "http_status": result.status_code,
+        "error": result.reason,
+        "status": step.status.value,
+        "retry_at": step.next_attempt_at.isoformat() if step.next_attempt_at else None,
+    }
 
 
 async def settle_attempt(
@@ -90,45 +193,10 @@ async def settle_attempt(
     retry: RetryPolicy,
     draw: float,
 ) -> NextStep:
-    """Record how an attempt ended and what comes next; audited, a 410 disables the destination."""
-    step = policy.after_attempt(
-        result,
-        attempts=delivery.attempts,
-        window_started_at=delivery.window_started_at,
-        window=retry.window,
-        now=now,
-        schedule=retry.schedule,
-        draw=draw,
+    """Record how one attempt ended and what comes next; audited, a 410 disables the destination."""
+    [step] = await settle_attempts(
+        uow, [EndedAttempt(delivery, result, draw)], now=now, retry=retry
     )
-    async with uow:
-        details: dict[str, object] = {
-            "http_status": result.status_code,
-            "error": result.reason,
-            "status": step.status.value,
-            "retry_at": step.next_attempt_at.isoformat() if step.next_attempt_at else None,
-        }
-        if step.disables_destination:
-            # Before this row's own update: concurrent 410s then queue on the destination's
-            # row instead of each holding a delivery the other's disabling needs (a deadlock).
-            disabled = await uow.destinations.disable(
-                delivery.key, now=now, delivery_id=delivery.delivery_id
-            )
-            # Attempts already in flight may all answer 410: only the first disables.
-            step = dataclasses.replace(step, disables_destination=disabled is not None)
-            if disabled is not None:
-                details |= {"destination_disabled": True, "deliveries_disabled": len(disabled)}
-        await uow.deliveries.record_outcome(
-            delivery.delivery_id,
-            status=step.status,
-            next_attempt_at=step.next_attempt_at,
-            last_status_code=result.status_code,
-            last_error=result.reason,
-            delivered_at=now if step.status is DeliveryStatus.DELIVERED else None,
-        )
-        await uow.outbox.add(
-            [delivery_audit(delivery, action, details=details) for action in step.actions]
-        )
-        await uow.commit()
     return step
 
 

@@ -35,6 +35,12 @@ class DeliverySettings(ServiceSettings, PartnershipSettings):
     delivery_concurrency_per_destination: int = Field(
         default=4, ge=1, le=64, description="Attempts in flight at once to one destination."
     )
+    delivery_claim_batch: int = Field(
+        default=16,
+        ge=1,
+        le=1000,
+        description="Most deliveries one destination takes in one claim (a fast one's backlog).",
+    )
     delivery_poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often each destination looks for deliveries now due."
     )
@@ -56,5 +62,6 @@ class DeliverySettings(ServiceSettings, PartnershipSettings):
 
     @property
     def lease(self) -> timedelta:
-        """How long a claimed delivery is hidden: longer than any attempt can take."""
+        """How long a claimed delivery is hidden for each round of attempts until its own is
+        settled: longer than any attempt can take."""
         return timedelta(seconds=self.attempt_timeout + 2.0)

@@ -14,12 +14,15 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Interval,
     MetaData,
     Row,
     String,
     Table,
     Text,
+    Update,
     Uuid,
+    bindparam,
     case,
     delete,
     exists,
@@ -28,11 +31,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1.delivery import DeliveryStatus
-from services.delivery.deliveries import Delivery, DestinationKey, Kind, NewDelivery
+from services.delivery.deliveries import Delivery, DestinationKey, Kind, NewDelivery, Outcome
+from services.delivery.policy import Lease
 
 SCHEMA = "delivery"
 metadata = MetaData(schema=SCHEMA)
@@ -132,77 +137,129 @@ async def add_deliveries(
     return len((await session.execute(statement, rows)).all())
 
 
+def _claim_statement() -> Update:
+    """Claim a destination's due deliveries, each hidden for as many rounds as wait before it."""
+    agency = bindparam("claim_agency", type_=String)
+    destination = bindparam("claim_destination", type_=String)
+    now = bindparam("claim_now", type_=DateTime(timezone=True))
+    due = (
+        select(deliveries.c.delivery_id)
+        .where(
+            deliveries.c.agency == agency,
+            deliveries.c.destination == destination,
+            deliveries.c.status == DeliveryStatus.PENDING.value,
+            deliveries.c.next_attempt_at <= now,
+            # One recorded while its destination was being disabled waits for it to come back.
+            ~exists().where(
+                disabled_destinations.c.agency == agency,
+                disabled_destinations.c.destination == destination,
+            ),
+        )
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(bindparam("claim_limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    # Lease.rounds(), here, as the number claimed is only known here.
+    claimed = select(func.count()).select_from(due).scalar_subquery()
+    bound, ahead = bindparam("claim_bound", type_=Integer), bindparam("claim_ahead", type_=Integer)
+    rounds = func.greatest(1, (ahead + claimed + bound - 1) // bound)
+    return (
+        update(deliveries)
+        .where(deliveries.c.delivery_id.in_(select(due.c.delivery_id)))
+        .values(
+            attempts=deliveries.c.attempts + 1,
+            next_attempt_at=now + rounds * bindparam("claim_per_round", type_=Interval),
+        )
+        .returning(*deliveries.c)
+    )
+
+
+CLAIM = _claim_statement()
+
+
 async def claim_due(
     session: AsyncSession,
     key: DestinationKey,
     *,
     now: datetime,
     limit: int,
-    lease_until: datetime,
+    lease: Lease,
 ) -> list[Delivery]:
     """Take the destination's due deliveries (none another process holds): one attempt each.
 
-    The attempt is counted and the delivery hidden until `lease_until`, so a process killed
+    The attempt is counted and the delivery hidden until its lease ends, so a process killed
     while sending leaves it to be taken again then, with the same webhook-id.
     """
-    due = (
-        select(deliveries.c.delivery_id)
-        .where(
-            deliveries.c.agency == key.agency,
-            deliveries.c.destination == key.destination,
-            deliveries.c.status == DeliveryStatus.PENDING.value,
-            deliveries.c.next_attempt_at <= now,
-            # One recorded while its destination was being disabled waits for it to come back.
-            ~exists().where(
-                disabled_destinations.c.agency == key.agency,
-                disabled_destinations.c.destination == key.destination,
-            ),
-        )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
     claimed = await session.execute(
-        update(deliveries)
-        .where(deliveries.c.delivery_id.in_(due))
-        .values(attempts=deliveries.c.attempts + 1, next_attempt_at=lease_until)
-        .returning(*deliveries.c)
-    )
+        CLAIM,
+        {
+            "claim_agency": key.agency, "claim_destination": key.destination, "claim_now": now,
+            "claim_limit": limit, "claim_ahead": lease.ahead, "claim_bound": lease.bound,
+            "claim_per_round": lease.per_round,
+        },
+    )  # fmt: skip
     return sorted((_delivery(row) for row in claimed), key=lambda d: d.seq)
 
 
-async def record_outcome(
-    session: AsyncSession,
-    delivery_id: UUID,
-    *,
-    status: DeliveryStatus,
-    next_attempt_at: datetime | None,
-    last_status_code: int | None,
-    last_error: str | None,
-    delivered_at: datetime | None,
-) -> None:
-    """Set a delivery's state after an attempt.
+OUTCOME_COLUMNS: dict[str, ARRAY[Any]] = {
+    "delivery_id": ARRAY(Uuid()),
+    "status": ARRAY(String()),
+    "next_attempt_at": ARRAY(DateTime(timezone=True)),
+    "last_status_code": ARRAY(Integer()),
+    "last_error": ARRAY(String()),
+    "delivered_at": ARRAY(DateTime(timezone=True)),
+}
+
+
+def _outcomes_statement() -> Update:
+    """Set many deliveries' states at once, from column arrays unnested side by side."""
+    outcome = select(
+        *(
+            func.unnest(bindparam(f"outcome_{name}", type_=array)).label(name)
+            for name, array in OUTCOME_COLUMNS.items()
+        )
+    ).subquery("outcome")
+    # A retry of one its destination's disabling took while it was in flight stays disabled.
+    kept = case(
+        (
+            (deliveries.c.status == DeliveryStatus.DISABLED.value)
+            & (outcome.c.status == DeliveryStatus.PENDING.value),
+            DeliveryStatus.DISABLED.value,
+        ),
+        else_=outcome.c.status,
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.delivery_id == outcome.c.delivery_id)
+        .values(
+            status=kept,
+            next_attempt_at=outcome.c.next_attempt_at,
+            last_status_code=outcome.c.last_status_code,
+            last_error=outcome.c.last_error,
+            delivered_at=outcome.c.delivered_at,
+        )
+    )
+
+
+RECORD_OUTCOMES = _outcomes_statement()
+
+
+async def record_outcomes(session: AsyncSession, outcomes: Sequence[Outcome]) -> None:
+    """Set deliveries' states after their attempts, in one statement.
 
     One its destination's disabling took while this attempt was in flight stays disabled unless
     this attempt delivered it or failed it for good: a retry would wait on a destination that is
     gone, listed as pending.
     """
-    kept = case(
-        (deliveries.c.status == DeliveryStatus.DISABLED.value, DeliveryStatus.DISABLED.value),
-        else_=status.value,
-    )
-    await session.execute(
-        update(deliveries)
-        .where(deliveries.c.delivery_id == delivery_id)
-        .values(
-            status=kept if status is DeliveryStatus.PENDING else status.value,
-            next_attempt_at=next_attempt_at,
-            last_status_code=last_status_code,
-            last_error=last_error,
-            delivered_at=delivered_at,
-        )
-    )
+    if not outcomes:
+        return
+    parameters = {
+        f"outcome_{name}": [getattr(outcome, name) for outcome in outcomes]
+        for name in OUTCOME_COLUMNS
+    }
+    parameters["outcome_status"] = [outcome.status.value for outcome in outcomes]
+    await session.execute(RECORD_OUTCOMES, parameters)
 
 
 async def get_delivery(session: AsyncSession, delivery_id: UUID) -> Delivery | None:

@@ -6,7 +6,7 @@ one over one SQLAlchemy transaction, wrapping store.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork
-from services.common.outbox import Outbox, SessionOutbox, outbox_table
+from services.common.outbox import Outbox, OutboxMessage, SessionOutbox, outbox_table
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.delivery import store
-from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery
+from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery, Outcome
+from services.delivery.policy import Lease
 
 
 class Deliveries(Protocol):
@@ -33,21 +34,13 @@ class Deliveries(Protocol):
         """Record these, due now (disabled for a disabled destination); repeats ignored."""
 
     async def claim_due(
-        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+        self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
     ) -> list[Delivery]:
-        """Take up to `limit` due deliveries of a destination for one attempt each."""
+        """Take up to `limit` due deliveries of a destination for one attempt each, hidden until
+        their lease ends."""
 
-    async def record_outcome(
-        self,
-        delivery_id: UUID,
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        last_status_code: int | None,
-        last_error: str | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        """Set a delivery's state after an attempt."""
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Set deliveries' states after their attempts."""
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         """A delivery by id, whichever agency it is for."""
@@ -98,28 +91,14 @@ class SqlDeliveries:
         return await store.add_deliveries(self._session, new, now=now, disabled=disabled)
 
     async def claim_due(
-        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+        self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
     ) -> list[Delivery]:
-        """Claim, skipping rows another process holds."""
-        return await store.claim_due(
-            self._session, key, now=now, limit=limit, lease_until=lease_until
-        )
+        """Claim in one statement, skipping rows another process holds."""
+        return await store.claim_due(self._session, key, now=now, limit=limit, lease=lease)
 
-    async def record_outcome(
-        self,
-        delivery_id: UUID,
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        last_status_code: int | None,
-        last_error: str | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        """Set the row's state."""
-        await store.record_outcome(
-            self._session, delivery_id, status=status, next_attempt_at=next_attempt_at,
-            last_status_code=last_status_code, last_error=last_error, delivered_at=delivered_at,
-        )  # fmt: skip
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Set the rows' states in one statement."""
+        await store.record_outcomes(self._session, outcomes)
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         """A delivery by id."""
@@ -159,6 +138,20 @@ class SqlDestinations:
         return await store.enable_destination(self._session, key)
 
 
+class _NotedOutbox:
+    """The session's outbox, noting whether anything was added to it."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.added = False
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events in the session's transaction."""
+        listed = list(messages)
+        self.added = self.added or bool(listed)
+        await self._outbox.add(listed)
+
+
 class SqlDeliveryUnitOfWork:
     """Delivery's repositories over one database transaction: commit once, else roll back."""
 
@@ -182,7 +175,7 @@ class SqlDeliveryUnitOfWork:
         session = self._uow.session
         self.deliveries = SqlDeliveries(session)
         self.destinations = SqlDestinations(session)
-        self.outbox = SessionOutbox(session, self._outbox)
+        self.outbox = self._noted = _NotedOutbox(SessionOutbox(session, self._outbox))
         return self
 
     async def __aexit__(
@@ -194,14 +187,20 @@ class SqlDeliveryUnitOfWork:
         await self._uow.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        """Commit, then tell the outbox relay there is more to send."""
+        """Commit, then tell the outbox relay if there is more to send."""
         await self._uow.commit()
-        if self._after_commit is not None:
+        # Recording deliveries adds no event: the relay would look for nothing.
+        if self._after_commit is not None and self._noted.added:
             self._after_commit()
 
 
-def delivery_unit_of_work(runtime: ServiceRuntime) -> SqlDeliveryUnitOfWork:
-    """A unit of work on delivery's database; each commit wakes the outbox relay."""
+def delivery_unit_of_work(
+    runtime: ServiceRuntime, *, wakes_relay: bool = True
+) -> SqlDeliveryUnitOfWork:
+    """A unit of work on delivery's database; a commit adding events wakes the outbox relay
+    (unless told not to: the relay finds them on its next look)."""
     return SqlDeliveryUnitOfWork(
-        runtime.unit_of_work(), outbox=runtime.outbox, after_commit=runtime.relay.wake
+        runtime.unit_of_work(),
+        outbox=runtime.outbox,
+        after_commit=runtime.relay.wake if wakes_relay else None,
     )

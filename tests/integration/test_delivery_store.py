@@ -4,6 +4,7 @@ for it, or while attempts at it are in flight, leaves none of them pending behin
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,19 +13,30 @@ from uuid import uuid4
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schemas.v1.delivery import DeliveryStatus
-from services.common.db import make_engine
-from services.delivery import store
+from services.common.db import UnitOfWork, make_engine
+from services.common.outbox import outbox_table
+from services.delivery import service, store
 from services.delivery.app import migrate_delivery
-from services.delivery.deliveries import DestinationKey, NewDelivery, deliveries_of
+from services.delivery.deliveries import (
+    Delivery,
+    DestinationKey,
+    NewDelivery,
+    Outcome,
+    deliveries_of,
+)
+from services.delivery.policy import AttemptResult, Lease, RetrySchedule
+from services.delivery.service import EndedAttempt, RetryPolicy
 from services.delivery.settings import DeliverySettings
+from services.delivery.unit_of_work import SqlDeliveryUnitOfWork
 from tests.delivery_builders import a_partnership_with, a_routed_notification
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
 NOW = datetime.now(UTC)
+LEASE = timedelta(minutes=1)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -95,7 +107,7 @@ async def test_an_attempt_in_flight_when_its_destination_went_is_not_retried_beh
     async with AsyncSession(engine) as session:
         await store.add_deliveries(session, [in_flight, gone], now=NOW, disabled=set())
         claimed = await store.claim_due(
-            session, key, now=NOW, limit=2, lease_until=NOW + timedelta(minutes=1)
+            session, key, now=NOW, limit=2, lease=Lease(timedelta(minutes=1), bound=4)
         )
         assert len(claimed) == 2
         await session.commit()
@@ -103,11 +115,11 @@ async def test_an_attempt_in_flight_when_its_destination_went_is_not_retried_beh
         await store.disable_destination(session, key, now=NOW, delivery_id=gone.delivery_id)
         await session.commit()
         # ...and the other timed out: it would be retried, but its destination is gone.
-        await store.record_outcome(
-            session, in_flight.delivery_id, status=DeliveryStatus.PENDING,
+        await store.record_outcomes(session, [Outcome(
+            in_flight.delivery_id, status=DeliveryStatus.PENDING,
             next_attempt_at=NOW + timedelta(seconds=5), last_status_code=None,
             last_error="timeout", delivered_at=None,
-        )  # fmt: skip
+        )])  # fmt: skip
         await session.commit()
     assert await statuses(engine, key) == ["disabled", "disabled"]
 
@@ -118,11 +130,79 @@ async def test_an_attempt_in_flight_that_landed_is_delivered_though_its_destinat
     key, [landed] = new_deliveries(tmp_path, 1)
     async with AsyncSession(engine) as session:
         await store.add_deliveries(session, [landed], now=NOW, disabled=set())
-        await store.claim_due(session, key, now=NOW, limit=1, lease_until=NOW)
+        await store.claim_due(session, key, now=NOW, limit=1, lease=Lease(timedelta(0), bound=1))
         await store.disable_destination(session, key, now=NOW, delivery_id=uuid4())
-        await store.record_outcome(
-            session, landed.delivery_id, status=DeliveryStatus.DELIVERED, next_attempt_at=None,
+        await store.record_outcomes(session, [Outcome(
+            landed.delivery_id, status=DeliveryStatus.DELIVERED, next_attempt_at=None,
             last_status_code=204, last_error=None, delivered_at=NOW,
-        )  # fmt: skip
+        )])  # fmt: skip
         await session.commit()
     assert await statuses(engine, key) == ["delivered"]
+
+
+async def test_a_claim_hides_each_delivery_for_every_round_of_attempts_ahead_of_it(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    key, new = new_deliveries(tmp_path, 7)
+    round_ = timedelta(seconds=10)
+    async with AsyncSession(engine) as session:
+        await store.add_deliveries(session, new, now=NOW, disabled=set())
+        # One attempt in flight, six claimed, four at a time: the last waits for one round.
+        six = await store.claim_due(
+            session, key, now=NOW, limit=6, lease=Lease(round_, bound=4, ahead=1)
+        )
+        [last] = await store.claim_due(session, key, now=NOW, limit=6, lease=Lease(round_, 4))
+        await session.commit()
+    assert {d.next_attempt_at for d in six} == {NOW + 2 * round_}
+    assert {d.attempts for d in six} == {1}
+    assert last.next_attempt_at == NOW + round_
+
+
+async def test_attempts_settled_together_record_each_and_a_410_among_them_disables_first(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    key, new = new_deliveries(tmp_path, 5)
+    async with AsyncSession(engine) as session:
+        await store.add_deliveries(session, new, now=NOW, disabled=set())
+        claimed = await store.claim_due(session, key, now=NOW, limit=4, lease=Lease(LEASE, 4))
+        await session.commit()
+    results = [AttemptResult(204), AttemptResult(503), AttemptResult(410), AttemptResult(400)]
+    outbox = outbox_table(store.metadata)
+    uow = SqlDeliveryUnitOfWork(UnitOfWork(async_sessionmaker(engine)), outbox=outbox)
+    retry = RetryPolicy(RetrySchedule(), timedelta(days=1))
+
+    steps = await service.settle_attempts(
+        uow, [EndedAttempt(d, r, 0.0) for d, r in zip(claimed, results, strict=True)],
+        now=NOW, retry=retry,
+    )  # fmt: skip
+
+    assert [s.disables_destination for s in steps] == [False, False, True, False]
+    by_id = {d.delivery_id: d for d in await deliveries_of_key(engine, key)}
+    # The retry stays disabled with the rest; the one never claimed is disabled with them.
+    assert [by_id[d.delivery_id].status for d in claimed] == [
+        DeliveryStatus.DELIVERED, DeliveryStatus.DISABLED, DeliveryStatus.DISABLED,
+        DeliveryStatus.FAILED,
+    ]  # fmt: skip
+    assert {d.status for d in by_id.values()} - {DeliveryStatus.DELIVERED} == {
+        DeliveryStatus.DISABLED, DeliveryStatus.FAILED
+    }  # fmt: skip
+    assert by_id[claimed[0].delivery_id].delivered_at == NOW
+    assert by_id[claimed[1].delivery_id].last_error == "http_503"
+    async with engine.connect() as connection:
+        payloads = [json.loads(p)["payload"] for p in (
+            await connection.execute(select(outbox.c.payload))
+        ).scalars()]  # fmt: skip
+    mine = [p for p in payloads if p["details"].get("destination") == key.destination]
+    assert sorted(p["action"] for p in mine) == ["delivery.failed"] * 3 + ["delivery.succeeded"]
+    [gone] = [p for p in mine if p["details"].get("destination_disabled")]
+    # Every one pending when the 410 came, those being settled with it included.
+    assert gone["details"]["deliveries_disabled"] == 5
+    assert gone["details"]["delivery_id"] == str(claimed[2].delivery_id)
+
+
+async def deliveries_of_key(engine: AsyncEngine, key: DestinationKey) -> list[Delivery]:
+    async with AsyncSession(engine) as session:
+        found = await store.find_deliveries(
+            session, agency=key.agency, status=None, limit=1000, before_seq=None
+        )
+    return [d for d in found if d.destination == key.destination]

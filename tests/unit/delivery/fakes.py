@@ -13,7 +13,8 @@ from uuid import UUID
 
 from schemas.v1 import Topic
 from schemas.v1.delivery import DeliveryStatus
-from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery
+from services.delivery.deliveries import Delivery, DestinationKey, NewDelivery, Outcome
+from services.delivery.policy import Lease
 from tests.unit.fakes import FakeOutbox
 
 
@@ -31,6 +32,8 @@ class FakeDeliveries:
 
     def __init__(self, uow: FakeDeliveryUnitOfWork) -> None:
         self._uow = uow
+        self.claimed_sizes: list[int] = []
+        self.outcome_writes = 0
 
     def _set(self, delivery_id: UUID, **changes: Any) -> None:
         state = self._uow.state
@@ -56,7 +59,7 @@ class FakeDeliveries:
         return added
 
     async def claim_due(
-        self, key: DestinationKey, *, now: datetime, limit: int, lease_until: datetime
+        self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
     ) -> list[Delivery]:
         due = sorted(
             (
@@ -70,27 +73,23 @@ class FakeDeliveries:
             ),
             key=lambda d: (d.next_attempt_at, d.seq),
         )[:limit]
+        self.claimed_sizes.append(len(due))
+        lease_until = lease.until(now, len(due))
         for d in due:
             self._set(d.delivery_id, attempts=d.attempts + 1, next_attempt_at=lease_until)
         return sorted((self._uow.state.deliveries[d.delivery_id] for d in due), key=lambda d: d.seq)
 
-    async def record_outcome(
-        self,
-        delivery_id: UUID,
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-        last_status_code: int | None,
-        last_error: str | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        if status is DeliveryStatus.PENDING and (
-            self._uow.state.deliveries[delivery_id].status is DeliveryStatus.DISABLED
-        ):
-            status = DeliveryStatus.DISABLED
-        self._set(delivery_id, status=status, next_attempt_at=next_attempt_at,
-                  last_status_code=last_status_code, last_error=last_error,
-                  delivered_at=delivered_at)  # fmt: skip
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self.outcome_writes += 1
+        for outcome in outcomes:
+            status = outcome.status
+            if status is DeliveryStatus.PENDING and (
+                self._uow.state.deliveries[outcome.delivery_id].status is DeliveryStatus.DISABLED
+            ):
+                status = DeliveryStatus.DISABLED
+            self._set(outcome.delivery_id, status=status, next_attempt_at=outcome.next_attempt_at,
+                      last_status_code=outcome.last_status_code, last_error=outcome.last_error,
+                      delivered_at=outcome.delivered_at)  # fmt: skip
 
     async def get(self, delivery_id: UUID) -> Delivery | None:
         return self._uow.state.deliveries.get(delivery_id)

@@ -12,10 +12,12 @@ from schemas.v1 import AuditAction
 from schemas.v1.delivery import DeliveryStatus
 from services.delivery.policy import (
     AttemptResult,
+    Lease,
     NextStep,
     RetrySchedule,
     Verdict,
     after_attempt,
+    claim_size,
     classify,
     retry_after,
 )
@@ -163,3 +165,41 @@ def test_another_4xx_fails_without_a_retry() -> None:
     assert step.status is DeliveryStatus.FAILED
     assert not step.disables_destination
     assert step.next_attempt_at is None
+
+
+ROUND = timedelta(seconds=27)
+
+
+@pytest.mark.parametrize(
+    ("ahead", "claimed", "rounds"),
+    [(0, 0, 1), (0, 1, 1), (0, 4, 1), (3, 1, 1), (3, 2, 2), (0, 5, 2), (1, 50, 13), (0, 50, 13)],
+)
+def test_a_claim_is_leased_for_every_round_of_attempts_before_its_last_is_settled(
+    ahead: int, claimed: int, rounds: int
+) -> None:
+    lease = Lease(ROUND, bound=4, ahead=ahead)
+    assert lease.rounds(claimed) == rounds
+    assert lease.until(NOW, claimed) == NOW + rounds * ROUND
+
+
+@given(ahead=st.integers(0, 63), claimed=st.integers(1, 1000), bound=st.integers(1, 64))
+def test_no_claimed_delivery_waits_longer_than_its_lease(
+    ahead: int, claimed: int, bound: int
+) -> None:
+    # Attempts at most `bound` at a time, each taking a whole round: the last one's ends then.
+    ahead = min(ahead, bound - 1)
+    last_ends = ((ahead + claimed - 1) // bound + 1) * ROUND
+    assert Lease(ROUND, bound=bound, ahead=ahead).until(NOW, claimed) >= NOW + last_ends
+
+
+def test_a_destination_of_unknown_pace_is_claimed_for_its_free_attempts_only() -> None:
+    assert claim_size(3, pace=None, lease=Lease(ROUND, bound=4), most=50) == 3
+
+
+@pytest.mark.parametrize(
+    ("pace", "size"), [(0.005, 50), (1.0, 50), (5.0, 21), (10.0, 10), (25.0, 4), (60.0, 3)]
+)
+def test_a_claim_takes_what_the_destinations_pace_gets_through_in_one_round(
+    pace: float, size: int
+) -> None:
+    assert claim_size(3, pace=pace, lease=Lease(ROUND, bound=4), most=50) == size

@@ -13,8 +13,13 @@ from schemas.v1.delivery import DeliveryStatus
 from services.common.auth import Caller, Role
 from services.delivery import service
 from services.delivery.deliveries import DestinationKey
-from services.delivery.policy import AttemptResult, RetrySchedule
-from services.delivery.service import DeliveryNotFound, NotRedeliverable, RetryPolicy
+from services.delivery.policy import AttemptResult, Lease, RetrySchedule
+from services.delivery.service import (
+    DeliveryNotFound,
+    EndedAttempt,
+    NotRedeliverable,
+    RetryPolicy,
+)
 from services.partnership import Partnership
 from tests.builders import RECEIVED
 from tests.delivery_builders import a_partnership_with, a_routed_notification
@@ -24,7 +29,7 @@ NOW = RECEIVED
 HOOK = DestinationKey("nm-school-oakfield", "safeguarding-log")
 FEED = DestinationKey("nm-school-oakfield", "feed")
 RETRY = RetryPolicy(RetrySchedule(), timedelta(days=1))
-LEASE = timedelta(seconds=30)
+LEASE = Lease(timedelta(seconds=30), bound=4)
 ADMIN = Caller(subject="it-lead", agency="nm-school-oakfield", role=Role.DELIVERY_ADMIN)
 OTHER = Caller(subject="it-lead", agency="nm-csc", role=Role.DELIVERY_ADMIN)
 
@@ -109,7 +114,7 @@ async def test_a_claim_takes_due_deliveries_up_to_the_bound_and_audits_each_atte
     assert [d.attempts for d in claimed] == [1, 1]
     assert await service.claim_attempts(uow, HOOK, now=NOW, limit=5, lease=LEASE) != []
     assert await service.claim_attempts(uow, HOOK, now=NOW, limit=5, lease=LEASE) == []
-    again = await service.claim_attempts(uow, HOOK, now=NOW + LEASE, limit=5, lease=LEASE)
+    again = await service.claim_attempts(uow, HOOK, now=NOW + LEASE.per_round, limit=5, lease=LEASE)
     assert [d.attempts for d in again] == [2, 2, 2]  # a lease that ran out: the process died
     attempted = uow.audits("delivery.attempted")
     assert len(attempted) == 6
@@ -290,3 +295,103 @@ async def test_redelivering_a_disabled_one_takes_its_destination_back(
     assert {d.status for d in uow.stored()} == {DeliveryStatus.PENDING}
     assert len(uow.audits("delivery.redelivered")) == 2
     assert uow.committed.disabled == {}
+
+
+async def test_attempts_settled_together_commit_once_and_a_410_among_them_disables_first(
+    partnership: Partnership,
+) -> None:
+    uow = FakeDeliveryUnitOfWork()
+    await recorded(uow, partnership, count=6)
+    claimed = await service.claim_attempts(uow, HOOK, now=NOW, limit=5, lease=LEASE)
+    results = [
+        AttemptResult(status_code=204),
+        AttemptResult(status_code=410),
+        AttemptResult(error="timeout"),
+        AttemptResult(status_code=410),
+        AttemptResult(status_code=400),
+    ]
+    commits = uow.commits
+
+    steps = await service.settle_attempts(
+        uow, [EndedAttempt(d, r, 0.0) for d, r in zip(claimed, results, strict=True)],
+        now=NOW, retry=RETRY,
+    )  # fmt: skip
+
+    assert uow.commits == commits + 1
+    assert uow.deliveries.outcome_writes == 1
+    # Only the first 410 disables; the retry in flight with it stays disabled, not pending.
+    assert [s.disables_destination for s in steps] == [False, True, False, False, False]
+    stored = {d.delivery_id: d for d in uow.stored()}
+    assert [stored[d.delivery_id].status for d in claimed] == [
+        DeliveryStatus.DELIVERED, DeliveryStatus.DISABLED, DeliveryStatus.DISABLED,
+        DeliveryStatus.DISABLED, DeliveryStatus.FAILED,
+    ]  # fmt: skip
+    [unclaimed] = [d for d in uow.stored() if d.key == HOOK and d.attempts == 0]
+    assert unclaimed.status is DeliveryStatus.DISABLED
+    assert uow.committed.disabled == {HOOK: claimed[1].delivery_id}
+    [succeeded] = uow.audits("delivery.succeeded")
+    assert succeeded["details"]["delivery_id"] == str(claimed[0].delivery_id)
+    failed = uow.audits("delivery.failed")
+    assert len(failed) == 4
+    [gone] = [a for a in failed if a["details"].get("destination_disabled")]
+    assert gone["details"]["delivery_id"] == str(claimed[1].delivery_id)
+    assert gone["details"]["deliveries_disabled"] == 6  # all pending then, these five included
+
+
+async def test_a_batch_keeps_each_attempts_own_retry_its_retry_after_and_a_dead_letter(
+    partnership: Partnership,
+) -> None:
+    uow = FakeDeliveryUnitOfWork()
+    old = a_routed_notification(partnership=partnership)
+    day_before = NOW - timedelta(days=1)
+    await service.record_routed_notifications(uow, [old], partnership=partnership, now=day_before)
+    await recorded(uow, partnership, count=2)
+    claimed = await service.claim_attempts(uow, HOOK, now=NOW, limit=5, lease=LEASE)
+    assert claimed[0].event_id == old.event_id
+    results = [
+        AttemptResult(status_code=503),
+        AttemptResult(status_code=503),
+        AttemptResult(status_code=429, retry_after="60"),
+    ]
+
+    steps = await service.settle_attempts(
+        uow, [EndedAttempt(d, r, 0.0) for d, r in zip(claimed, results, strict=True)],
+        now=NOW, retry=RETRY,
+    )  # fmt: skip
+
+    assert [s.status for s in steps] == [
+        DeliveryStatus.DEAD_LETTERED, DeliveryStatus.PENDING, DeliveryStatus.PENDING
+    ]  # fmt: skip
+    assert [s.next_attempt_at for s in steps] == [
+        None, NOW + timedelta(seconds=2.5), NOW + timedelta(seconds=60)
+    ]  # fmt: skip
+    stored = {d.delivery_id: d for d in uow.stored()}
+    assert [stored[d.delivery_id].status for d in claimed] == [s.status for s in steps]
+    [dead] = uow.audits("delivery.dead_lettered")
+    assert dead["details"]["delivery_id"] == str(claimed[0].delivery_id)
+    assert {a["details"]["retry_at"] for a in uow.audits("delivery.failed")} == {
+        None, (NOW + timedelta(seconds=2.5)).isoformat(), (NOW + timedelta(seconds=60)).isoformat()
+    }  # fmt: skip
+    assert uow.deliveries.outcome_writes == 1
+
+
+async def test_withheld_deliveries_are_audited_as_not_sent_and_left_disabled(
+    partnership: Partnership,
+) -> None:
+    uow = FakeDeliveryUnitOfWork()
+    await recorded(uow, partnership, count=3)
+    first, *held = await service.claim_attempts(uow, HOOK, now=NOW, limit=5, lease=LEASE)
+    await service.settle_attempt(uow, first, AttemptResult(status_code=410),
+                                 now=NOW, retry=RETRY, draw=0.0)  # fmt: skip
+
+    assert await service.settle_attempts(uow, [], withheld=held, now=NOW, retry=RETRY) == []
+
+    stored = {d.delivery_id: d for d in uow.stored()}
+    assert {stored[d.delivery_id].status for d in held} == {DeliveryStatus.DISABLED}
+    assert {stored[d.delivery_id].attempts for d in held} == {1}
+    withheld = [a for a in uow.audits("delivery.failed") if a["details"].get("sent") is False]
+    assert sorted(a["details"]["delivery_id"] for a in withheld) == sorted(
+        str(d.delivery_id) for d in held
+    )
+    assert {a["details"]["error"] for a in withheld} == {"destination_disabled"}
+    assert {a["details"]["attempt"] for a in withheld} == {1}
