@@ -30,12 +30,30 @@ class Infrastructure:
     origin: str
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+# Below Linux's ephemeral range (32768-60999), so no outgoing connection can take a port between
+# its choosing and its use; and never the same port, or a neighbour, twice in one test run.
+_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, and its successor too (a local Kafka's
+    controller listens on KAFKA_PORT + 1)."""
+    while True:
+        port = secrets.choice(_PORTS)
+        near = {port - 1, port, port + 1, port + 2}
+        if not near & _handed_out and _bindable(port) and _bindable(port + 1):
+            _handed_out.update(near)
+            return port
 
 
 def docker_engine_answers() -> bool:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ from services.common.auth import Role, mint_token
 from services.common.keys import load_or_create_signing_key
 from services.common.settings import ServiceSettings
 from services.partnership import default_partnership_path
+from tests.infrastructure import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("intake", "routing", "audit", "web", "delivery")
@@ -48,14 +48,6 @@ class Timeline:
         at = self.now()
         self.events.append((at, what))
         print(f"[{at:6.1f} s] {what}", flush=True)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _distinct_ports() -> tuple[dict[str, int], int]:
