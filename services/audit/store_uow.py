@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -15,7 +15,7 @@ from services.audit import store, store_policies, store_scope, store_tree
 from services.audit.chain import ChainRow
 from services.audit.unit_of_work import Entry, EntryFilters
 from services.common.db import UnitOfWork
-from services.common.outbox import OutboxMessage, SessionOutbox
+from services.common.outbox import NotingOutbox, SessionOutbox
 from services.common.runtime import ServiceRuntime
 
 
@@ -104,20 +104,6 @@ class SessionMerkleTree:
         return await store_tree.leaf_hashes(self._session, tree_size=tree_size)
 
 
-class _AnnouncingOutbox:
-    """The session's outbox, remembering whether anything was added to announce."""
-
-    def __init__(self, outbox: SessionOutbox) -> None:
-        self._outbox = outbox
-        self.added = False
-
-    async def add(self, messages: Iterable[OutboxMessage]) -> None:
-        """Add these events in the session's transaction."""
-        listed = list(messages)
-        self.added = self.added or bool(listed)
-        await self._outbox.add(listed)
-
-
 class SqlAuditUnitOfWork:
     """One transaction on audit's database; the outbox relay is woken after a commit that adds."""
 
@@ -126,9 +112,9 @@ class SqlAuditUnitOfWork:
         self._uow: UnitOfWork | None = None
         self._entries: SessionAuditEntries | None = None
         self._tree: SessionMerkleTree | None = None
-        self._outbox: _AnnouncingOutbox | None = None
+        self._outbox: NotingOutbox | None = None
 
-    def _open(self) -> tuple[SessionAuditEntries, SessionMerkleTree, _AnnouncingOutbox]:
+    def _open(self) -> tuple[SessionAuditEntries, SessionMerkleTree, NotingOutbox]:
         if self._entries is None or self._tree is None or self._outbox is None:
             raise RuntimeError("SqlAuditUnitOfWork used outside 'async with'")
         return self._entries, self._tree, self._outbox
@@ -144,7 +130,7 @@ class SqlAuditUnitOfWork:
         return self._open()[1]
 
     @property
-    def outbox(self) -> _AnnouncingOutbox:
+    def outbox(self) -> NotingOutbox:
         """Events published once this transaction commits."""
         return self._open()[2]
 
@@ -154,7 +140,7 @@ class SqlAuditUnitOfWork:
         session = self._uow.session
         self._entries = SessionAuditEntries(session)
         self._tree = SessionMerkleTree(session)
-        self._outbox = _AnnouncingOutbox(SessionOutbox(session, self._runtime.outbox))
+        self._outbox = NotingOutbox(SessionOutbox(session, self._runtime.outbox))
         return self
 
     async def __aexit__(

@@ -177,6 +177,20 @@ class SessionProcessedEvents:
         return await first_deliveries(self._session, self._table, event_ids)
 
 
+class NotingOutbox:
+    """An outbox that notes whether anything was added to it, so the relay is woken only then."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.added = False
+
+    async def add(self, messages: Iterable[OutboxMessage]) -> None:
+        """Add these events in the session's transaction."""
+        listed = list(messages)
+        self.added = self.added or bool(listed)
+        await self._outbox.add(listed)
+
+
 class OutboxRelay:
     """Publishes unsent outbox rows to Kafka in order, then marks them sent."""
 

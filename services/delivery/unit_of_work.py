@@ -6,7 +6,7 @@ one over one SQLAlchemy transaction, wrapping store.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork
-from services.common.outbox import Outbox, OutboxMessage, SessionOutbox, outbox_table
+from services.common.outbox import (
+    NotingOutbox,
+    Outbox,
+    SessionOutbox,
+    outbox_table,
+)
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.delivery import store
@@ -138,20 +143,6 @@ class SqlDestinations:
         return await store.enable_destination(self._session, key)
 
 
-class _NotedOutbox:
-    """The session's outbox, noting whether anything was added to it."""
-
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
-        self.added = False
-
-    async def add(self, messages: Iterable[OutboxMessage]) -> None:
-        """Add these events in the session's transaction."""
-        listed = list(messages)
-        self.added = self.added or bool(listed)
-        await self._outbox.add(listed)
-
-
 class SqlDeliveryUnitOfWork:
     """Delivery's repositories over one database transaction: commit once, else roll back."""
 
@@ -175,7 +166,7 @@ class SqlDeliveryUnitOfWork:
         session = self._uow.session
         self.deliveries = SqlDeliveries(session)
         self.destinations = SqlDestinations(session)
-        self.outbox = self._noted = _NotedOutbox(SessionOutbox(session, self._outbox))
+        self.outbox = self._noted = NotingOutbox(SessionOutbox(session, self._outbox))
         return self
 
     async def __aexit__(
