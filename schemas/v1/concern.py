@@ -26,6 +26,7 @@ SourceReference = Annotated[
     str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 ]
 
+_WHITESPACE = re.compile(r"\s+")
 _POSTCODE = re.compile(r"^(GIR ?0AA|[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2})$")
 
 
@@ -71,7 +72,7 @@ class Consent(StrEnum):
 
 def normalise_postcode(value: str) -> str:
     """Upper-case a UK postcode with one space before the inward code; refuse other shapes."""
-    compact = re.sub(r"\s+", "", value).upper()
+    compact = _WHITESPACE.sub("", value).upper()
     if not _POSTCODE.match(compact) or len(compact) < 5:
         raise ValueError("must be a UK postcode such as 'NM1 4AB'")
     return f"{compact[:-3]} {compact[-3:]}"
@@ -120,7 +121,7 @@ class Subject(_Part):
     def _nhs_number(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        digits = re.sub(r"\s+", "", value)
+        digits = _WHITESPACE.sub("", value)
         if not digits.isdigit() or len(digits) != 10:
             raise ValueError("must be 10 digits (spaces allowed)")
         if not nhs_number_is_valid(digits):

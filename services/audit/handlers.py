@@ -14,7 +14,7 @@ from schemas.v1 import AuditEvent, Topic
 from services.audit import service
 from services.audit.store_uow import SqlAuditUnitOfWork
 from services.audit.tree_head import TreeSigner
-from services.common.kafka import declare_publications
+from services.common.kafka import declare_publications, waits_in_fetch
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -68,13 +68,14 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
             Topic.AUDIT_EVENTS_DLQ.value: (bytes, "Records that kept failing, with dlq-reason."),
         },
     )
-    runtime.broker.subscriber(
-        Topic.AUDIT_EVENTS.value,
-        group_id=GROUP,
-        batch=True,
-        max_records=2000,
-        decoder=left_to_guard,
-        batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    waits_in_fetch(
+        runtime.broker.subscriber(
+            Topic.AUDIT_EVENTS.value,
+            group_id=GROUP,
+            batch=True,
+            max_records=2000,
+            decoder=left_to_guard,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
     )(on_audit_events)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
-from sqlalchemy import Column, ColumnElement, Index, String, Table, Uuid, and_, or_, select
+from sqlalchemy import Column, ColumnElement, Index, Insert, String, Table, Uuid, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditAction, AuditEvent
 from services.audit.store import entries, metadata
+from services.common.db import unnested_parameters, unnested_rows
 
 # Entries about a whole concern rather than one agency's notification: how it reached each
 # recipient. Every recipient agency's auditor sees these for the concerns it received.
@@ -54,6 +56,16 @@ def notification_recipient(event: AuditEvent) -> dict[str, object] | None:
             "recipient_agency": agency}  # fmt: skip
 
 
+@functools.cache
+def _index_insert(table: Table) -> Insert:
+    columns = [column.name for column in table.columns]
+    return (
+        pg_insert(table)
+        .from_select(columns, unnested_rows(table, columns, prefix=table.name))
+        .on_conflict_do_nothing()
+    )
+
+
 async def index_agencies(session: AsyncSession, events: Sequence[AuditEvent]) -> None:
     """Record where the appended concerns came from and where their notifications went."""
     for table, row_of in (
@@ -62,7 +74,9 @@ async def index_agencies(session: AsyncSession, events: Sequence[AuditEvent]) ->
     ):
         rows = [row for event in events if (row := row_of(event)) is not None]
         if rows:
-            await session.execute(pg_insert(table).values(rows).on_conflict_do_nothing())
+            columns = [column.name for column in table.columns]
+            parameters = unnested_parameters(rows, columns, prefix=table.name)
+            await session.execute(_index_insert(table), parameters)
 
 
 def visible_to(agency: str) -> ColumnElement[bool]:

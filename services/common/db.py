@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, Select, Table, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,6 +30,27 @@ def async_url(database_url: str) -> str:
     """The SQLAlchemy asyncpg form of a postgresql:// URL."""
     url = make_url(database_url)
     return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def unnested_rows(table: Table, columns: Sequence[str], *, prefix: str) -> Select[Any]:
+    """Rows given as one array parameter per column (`<prefix>_<column>`), unnested side by side.
+
+    An INSERT from it is one statement, built and prepared once, for any number of rows, where
+    a multi-row VALUES is another statement (compiled, then prepared) for each count of rows.
+    """
+    return select(
+        *(
+            func.unnest(bindparam(f"{prefix}_{name}", type_=ARRAY(table.c[name].type)))
+            for name in columns
+        )
+    )
+
+
+def unnested_parameters(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, prefix: str
+) -> dict[str, list[Any]]:
+    """The parameters of unnested_rows() for these rows."""
+    return {f"{prefix}_{name}": [row[name] for row in rows] for name in columns}
 
 
 def _connect_args(settings: ServiceSettings) -> dict[str, Any]:

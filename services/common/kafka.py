@@ -7,7 +7,8 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from itertools import chain
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,6 +27,10 @@ from schemas.v1 import TOPICS
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()
+# How long a batch subscriber's fetch waits for records before it looks again. aiokafka answers
+# as soon as any record has come, so this costs no latency: it sets how often an idle one wakes.
+IDLE_POLL_MS = 500
+Subscriber = TypeVar("Subscriber")
 
 
 def _ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
@@ -148,3 +153,22 @@ def batch_of(model: type[BaseModel]) -> Callable[[Any], Awaitable[list[Any]]]:
         return [model.model_validate_json(record.value) for record in message.raw_message]
 
     return decode
+
+
+def waits_in_fetch(subscriber: Subscriber, *, poll_ms: int = IDLE_POLL_MS) -> Subscriber:
+    """A FastStream batch subscriber that waits in aiokafka's fetch for records, never sleeps.
+
+    FastStream's own polls for `batch_timeout_ms` and, when a poll comes back empty, sleeps as
+    long again: a record that comes in the sleep waits it out, and an idle subscriber at 20 ms
+    wakes 25 times a second. aiokafka's getmany already returns the moment any record is there,
+    so a longer wait and no sleep is both quicker and cheaper. (It replaces `get_msg`, the one
+    step of FastStream 0.7's consume loop that fetches.)
+    """
+    limit: int | None = getattr(subscriber, "max_records", None)
+
+    async def get_msg(consumer: Any) -> tuple[Any, ...]:
+        batches = await consumer.getmany(timeout_ms=poll_ms, max_records=limit)
+        return tuple(chain.from_iterable(batches.values()))
+
+    subscriber.get_msg = get_msg  # type: ignore[attr-defined]
+    return subscriber

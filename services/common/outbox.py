@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from schemas.v1 import Envelope, Topic
+from services.common.db import unnested_rows
 from services.common.messages import OutboxMessage as OutboxMessage  # re-exported
 
 log = structlog.get_logger()
@@ -99,12 +100,7 @@ def outbox_insert(outbox: Table, *, only_if: ColumnElement[bool] | None = None) 
     Column arrays unnested side by side: one statement, built and prepared once, for any number
     of rows; outbox_parameters() gives its parameters.
     """
-    rows = select(
-        *(
-            func.unnest(bindparam(f"outbox_{name}", type_=ARRAY(outbox.c[name].type)))
-            for name in OUTBOX_COLUMNS
-        )
-    )
+    rows = unnested_rows(outbox, OUTBOX_COLUMNS, prefix="outbox")
     if only_if is not None:
         rows = rows.where(only_if)
     return insert(outbox).from_select(list(OUTBOX_COLUMNS), rows)

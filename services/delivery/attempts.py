@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -20,6 +21,10 @@ from services.partnership import WebhookDestination, feed_topic
 log = structlog.get_logger()
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format of a secret, not one
 USER_AGENT = "safeguarding-exchange-delivery/1"
+# An answer's body is drained up to this, then dropped: a short one leaves the connection to be
+# reused for the next attempt, a longer one closes it rather than be read.
+DRAINED_BYTES = 16 * 1024
+DRAIN_SECONDS = 1.0
 
 
 def signing_key(destination: WebhookDestination, environ: Mapping[str, str]) -> Webhook | None:
@@ -76,7 +81,7 @@ async def post_webhook(
     *,
     now: datetime,
 ) -> AttemptResult:
-    """POST the delivery's body, signed; how it ended (the answer's body is never read)."""
+    """POST the delivery's body, signed; how it ended (the answer's body is never kept)."""
     if webhook is None:
         log.error("delivery.secret_missing", delivery_id=str(delivery.delivery_id),
                   agency=delivery.agency, destination=delivery.destination)  # fmt: skip
@@ -86,15 +91,34 @@ async def post_webhook(
         async with client.stream(
             "POST", destination.url, content=delivery.body.encode(), headers=headers
         ) as response:
-            return AttemptResult(
+            result = AttemptResult(
                 status_code=response.status_code, retry_after=response.headers.get("retry-after")
             )
+            await _drain(response)
+            return result
     except httpx.TimeoutException:
         return AttemptResult(error="timeout")
     except (httpx.TransportError, OSError):
         return AttemptResult(error="connection")
     except httpx.HTTPError:
         return AttemptResult(error="request")
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read and drop a short answer's body, so its connection can serve the next attempt.
+
+    The status already decided the attempt: a body that is long, slow or broken only costs the
+    connection (closed on leaving the stream), never the outcome.
+    """
+    if response.is_stream_consumed:  # already read, by the transport
+        return
+    drained = 0
+    with contextlib.suppress(httpx.HTTPError, httpx.StreamError, OSError, TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in response.aiter_raw():
+                drained += len(chunk)
+                if drained > DRAINED_BYTES:
+                    return
 
 
 async def publish_feed(broker: KafkaBroker, delivery: Delivery, *, within: float) -> AttemptResult:

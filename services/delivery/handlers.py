@@ -11,7 +11,7 @@ from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, NotificationRouted, Topic
 from schemas.v1.delivery import DeliveredNotification
-from services.common.kafka import declare_publications
+from services.common.kafka import declare_publications, waits_in_fetch
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -27,7 +27,6 @@ SenderContext = Annotated[DeliverySender, Context("delivery_sender")]
 GuardContext = Annotated[PoisonGuard[NotificationRouted], Context("routed_guard")]
 GROUP = "delivery"
 BATCH = 500
-BATCH_WAIT_MS = 20
 FEED_PARTITIONS = 6
 
 
@@ -86,13 +85,14 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder, sender: Deliver
             },
         },
     )
-    runtime.broker.subscriber(
-        Topic.NOTIFICATIONS_ROUTED.value,
-        group_id=GROUP,
-        batch=True,
-        decoder=left_to_guard,
-        max_records=BATCH,
-        batch_timeout_ms=BATCH_WAIT_MS,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    waits_in_fetch(
+        runtime.broker.subscriber(
+            Topic.NOTIFICATIONS_ROUTED.value,
+            group_id=GROUP,
+            batch=True,
+            decoder=left_to_guard,
+            max_records=BATCH,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
     )(on_notifications_routed)

@@ -16,7 +16,7 @@ from faststream.middlewares import AckPolicy
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
 from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
-from services.common.kafka import declare_publications
+from services.common.kafka import declare_publications, waits_in_fetch
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -168,14 +168,13 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "batch": True,
         "decoder": left_to_guard,
-        "batch_timeout_ms": 20,
     }
-    broker.subscriber(Topic.CONCERNS_ROUTED.value, max_records=500, **batches)(  # type: ignore[call-overload]
-        on_concerns_routed
-    )
-    broker.subscriber(Topic.NOTIFICATIONS_CHANGED.value, max_records=500, **batches)(  # type: ignore[call-overload]
-        on_notifications_changed
-    )
-    broker.subscriber(Topic.CONCERNS_SUBMITTED.value, max_records=200, **batches)(  # type: ignore[call-overload]
-        on_concerns_submitted
-    )
+    waits_in_fetch(
+        broker.subscriber(Topic.CONCERNS_ROUTED.value, max_records=500, **batches)  # type: ignore[call-overload]
+    )(on_concerns_routed)
+    waits_in_fetch(
+        broker.subscriber(Topic.NOTIFICATIONS_CHANGED.value, max_records=500, **batches)  # type: ignore[call-overload]
+    )(on_notifications_changed)
+    waits_in_fetch(
+        broker.subscriber(Topic.CONCERNS_SUBMITTED.value, max_records=200, **batches)  # type: ignore[call-overload]
+    )(on_concerns_submitted)

@@ -11,7 +11,7 @@ from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationRouted, Topic
 from schemas.v1.events import NotificationChanged
-from services.common.kafka import declare_publications
+from services.common.kafka import declare_publications, waits_in_fetch
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import left_to_guard, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -28,7 +28,6 @@ GROUP = "routing"
 # A batch is one transaction: larger batches cost fewer round trips per concern, smaller ones
 # hold the child-index locks for less time.
 BATCH = 200
-BATCH_WAIT_MS = 20
 
 
 async def on_concerns_received(
@@ -86,13 +85,14 @@ def register(
             ),
         },
     )
-    runtime.broker.subscriber(
-        Topic.CONCERNS_RECEIVED.value,
-        group_id=GROUP,
-        batch=True,
-        decoder=left_to_guard,
-        max_records=BATCH,
-        batch_timeout_ms=BATCH_WAIT_MS,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    waits_in_fetch(
+        runtime.broker.subscriber(
+            Topic.CONCERNS_RECEIVED.value,
+            group_id=GROUP,
+            batch=True,
+            decoder=left_to_guard,
+            max_records=BATCH,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
     )(on_concerns_received)

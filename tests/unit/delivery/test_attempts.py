@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -107,3 +110,68 @@ async def test_without_a_secret_nothing_is_sent() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
         result = await attempts.post_webhook(client, a_delivery(), HOOK, None, now=NOW)
     assert result.error == "secret_missing"
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """An answer body that never ends, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.read += 1024
+            yield b"x" * 1024
+
+
+class BrokenBody(httpx.AsyncByteStream):
+    """An answer body that breaks off after its first chunk."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise httpx.ReadError("connection reset")
+
+
+async def test_a_long_answer_is_read_only_so_far_and_its_status_decides() -> None:
+    body = EndlessBody()
+    result = await answer(httpx.MockTransport(lambda _: httpx.Response(200, stream=body)))
+    assert result.status_code == 200
+    assert body.read <= attempts.DRAINED_BYTES + 1024
+
+
+async def test_an_answer_broken_off_after_its_status_is_still_that_status() -> None:
+    result = await answer(httpx.MockTransport(lambda _: httpx.Response(202, stream=BrokenBody())))
+    assert result.status_code == 202
+    assert result.error is None
+
+
+async def test_attempts_to_one_receiver_share_a_connection() -> None:
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\naccepted")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    local = WebhookDestination(id="log", kind="webhook", url=f"http://127.0.0.1:{port}/in",
+                               secret_env="S")  # fmt: skip
+    async with server, attempts.webhook_client(connect_timeout=2, read_timeout=2) as client:
+        results = [
+            await attempts.post_webhook(client, a_delivery(), local, Webhook(SECRET), now=NOW)
+            for _ in range(3)
+        ]
+    assert [r.status_code for r in results] == [200, 200, 200]
+    assert connections == 1
