@@ -8,15 +8,14 @@ from typing import Annotated
 import structlog
 from faststream import Context
 from faststream.kafka import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, Topic
 from services.audit import service
 from services.audit.store_uow import SqlAuditUnitOfWork
 from services.audit.tree_head import TreeSigner
-from services.common.kafka import declare_publications, waits_in_fetch
+from services.common.kafka import declare_publications
 from services.common.poison import PoisonGuard
-from services.common.poison_runtime import left_to_guard, poison_guard
+from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
 
 log = structlog.get_logger()
@@ -68,14 +67,6 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
             Topic.AUDIT_EVENTS_DLQ.value: (bytes, "Records that kept failing, with dlq-reason."),
         },
     )
-    waits_in_fetch(
-        runtime.broker.subscriber(
-            Topic.AUDIT_EVENTS.value,
-            group_id=GROUP,
-            batch=True,
-            max_records=2000,
-            decoder=left_to_guard,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )
-    )(on_audit_events)
+    guarded_batches(runtime.broker, Topic.AUDIT_EVENTS.value, group_id=GROUP, max_records=2000)(
+        on_audit_events
+    )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from schemas.v1 import Topic
+from services.common.kafka import waits_in_fetch
 from services.common.poison import DeadLetter, M, PoisonGuard, dead_letter_audit
 from services.common.runtime import ServiceRuntime
 
@@ -54,3 +58,21 @@ async def left_to_guard(message: object) -> list[BaseModel]:
     the handler could set it aside; the handler's list[model] still documents the payload.
     """
     return []
+
+
+def guarded_batches(broker: KafkaBroker, topic: str, *, group_id: str, max_records: int) -> Any:
+    """The subscriber of a batch handler whose PoisonGuard decodes each record itself.
+
+    A batch is acknowledged only once handled, a new group reads from the start, and the
+    subscriber waits in Kafka's fetch for its records (waits_in_fetch).
+    """
+    subscriber: Any = broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        decoder=left_to_guard,
+        max_records=max_records,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    return waits_in_fetch(subscriber)

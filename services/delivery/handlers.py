@@ -7,13 +7,12 @@ from typing import Annotated
 
 from faststream import Context
 from faststream.kafka import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, NotificationRouted, Topic
 from schemas.v1.delivery import DeliveredNotification
-from services.common.kafka import declare_publications, waits_in_fetch
+from services.common.kafka import declare_publications
 from services.common.poison import PoisonGuard
-from services.common.poison_runtime import left_to_guard, poison_guard
+from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.delivery import service
 from services.delivery.sender import DeliverySender
@@ -85,14 +84,6 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder, sender: Deliver
             },
         },
     )
-    waits_in_fetch(
-        runtime.broker.subscriber(
-            Topic.NOTIFICATIONS_ROUTED.value,
-            group_id=GROUP,
-            batch=True,
-            decoder=left_to_guard,
-            max_records=BATCH,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )
+    guarded_batches(
+        runtime.broker, Topic.NOTIFICATIONS_ROUTED.value, group_id=GROUP, max_records=BATCH
     )(on_notifications_routed)

@@ -11,14 +11,13 @@ import structlog
 from aiokafka.structs import ConsumerRecord
 from faststream import Context
 from faststream.kafka import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
 from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
-from services.common.kafka import declare_publications, waits_in_fetch
+from services.common.kafka import declare_publications
 from services.common.poison import PoisonGuard
-from services.common.poison_runtime import left_to_guard, poison_guard
+from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.intake import service
 from services.intake.unit_of_work import intake_unit_of_work
@@ -162,19 +161,9 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     )
     # Batches whose records each handler parses itself: FastStream's decoding would fail a
     # batch on one record that is not JSON, before it could be set aside or dead-lettered.
-    batches = {
-        "group_id": GROUP,
-        "auto_offset_reset": "earliest",
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
-        "batch": True,
-        "decoder": left_to_guard,
-    }
-    waits_in_fetch(
-        broker.subscriber(Topic.CONCERNS_ROUTED.value, max_records=500, **batches)  # type: ignore[call-overload]
-    )(on_concerns_routed)
-    waits_in_fetch(
-        broker.subscriber(Topic.NOTIFICATIONS_CHANGED.value, max_records=500, **batches)  # type: ignore[call-overload]
-    )(on_notifications_changed)
-    waits_in_fetch(
-        broker.subscriber(Topic.CONCERNS_SUBMITTED.value, max_records=200, **batches)  # type: ignore[call-overload]
-    )(on_concerns_submitted)
+    for topic, handler, most in (
+        (Topic.CONCERNS_ROUTED, on_concerns_routed, 500),
+        (Topic.NOTIFICATIONS_CHANGED, on_notifications_changed, 500),
+        (Topic.CONCERNS_SUBMITTED, on_concerns_submitted, 200),
+    ):
+        guarded_batches(broker, topic.value, group_id=GROUP, max_records=most)(handler)

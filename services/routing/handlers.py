@@ -7,13 +7,12 @@ from typing import Annotated
 
 from faststream import Context
 from faststream.kafka import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationRouted, Topic
 from schemas.v1.events import NotificationChanged
-from services.common.kafka import declare_publications, waits_in_fetch
+from services.common.kafka import declare_publications
 from services.common.poison import PoisonGuard
-from services.common.poison_runtime import left_to_guard, poison_guard
+from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
 from services.partnership.holder import PartnershipHolder
 from services.routing import service
@@ -85,14 +84,6 @@ def register(
             ),
         },
     )
-    waits_in_fetch(
-        runtime.broker.subscriber(
-            Topic.CONCERNS_RECEIVED.value,
-            group_id=GROUP,
-            batch=True,
-            decoder=left_to_guard,
-            max_records=BATCH,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )
+    guarded_batches(
+        runtime.broker, Topic.CONCERNS_RECEIVED.value, group_id=GROUP, max_records=BATCH
     )(on_concerns_received)
