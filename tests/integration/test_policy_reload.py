@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import logging
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -239,20 +239,16 @@ async def sha256_on_record(service_environment: dict[str, str], version: str) ->
         await engine.dispose()
 
 
-class LoggedEvents(logging.Handler):
-    """The structlog event dicts logged through the root logger while it is attached."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events: list[dict[str, Any]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if isinstance(record.msg, dict):
-            self.events.append(dict(record.msg))
+def logged_events(output: str) -> list[dict[str, Any]]:
+    """The JSON log lines in captured output, as dicts."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 async def test_routing_does_not_start_on_a_file_changed_under_a_version_of_an_earlier_run(
-    services: Services, service_environment: dict[str, str], tmp_path: Path
+    services: Services,
+    service_environment: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     version = f"2026.12.{uuid4().hex[:8]}"
     path = tmp_path / "partnership.yaml"
@@ -270,20 +266,17 @@ async def test_routing_does_not_start_on_a_file_changed_under_a_version_of_an_ea
     again = build_app(
         RoutingSettings(**service_environment, partnership_path=path, instance_id="routing-again")
     )
-    logged = LoggedEvents()
-    logging.getLogger().addHandler(logged)
-    try:
-        with pytest.raises(PartnershipError) as refused:
-            async with again.router.lifespan_context(again):
-                pytest.fail("routing started on a changed file under a version on record")
-    finally:
-        logging.getLogger().removeHandler(logged)
+    capsys.readouterr()
+    with pytest.raises(PartnershipError) as refused:
+        async with again.router.lifespan_context(again):
+            pytest.fail("routing started on a changed file under a version on record")
+    logged = logged_events(capsys.readouterr().out)
     message = str(refused.value)
     assert version in message
     assert "the file changed but its policy_version did not; give the change a new one" in message
     # Refused before anything was consumed: its broker never started.
     assert not again.state.runtime.broker.running
-    (event,) = [e for e in logged.events if e["event"] == "partnership.refused"]
+    (event,) = [e for e in logged if e["event"] == "partnership.refused"]
     assert (event["policy_version"], event["places"]) == (version, ["policy_version"])
     assert set(event) <= {"event", "policy_version", "sha256", "places", "reason", "level",
                           "logger", "timestamp", "service"}  # fmt: skip
