@@ -57,13 +57,15 @@ def notification_recipient(event: AuditEvent) -> dict[str, object] | None:
 
 
 @functools.cache
-def _index_insert(table: Table) -> Insert:
-    columns = [column.name for column in table.columns]
-    return (
+def _index_insert(table: Table) -> tuple[Insert, tuple[str, ...]]:
+    """The one INSERT of an index table's rows from unnested arrays, and its columns."""
+    columns = tuple(column.name for column in table.columns)
+    statement = (
         pg_insert(table)
         .from_select(columns, unnested_rows(table, columns, prefix=table.name))
         .on_conflict_do_nothing()
     )
+    return statement, columns
 
 
 async def index_agencies(session: AsyncSession, events: Sequence[AuditEvent]) -> None:
@@ -74,9 +76,8 @@ async def index_agencies(session: AsyncSession, events: Sequence[AuditEvent]) ->
     ):
         rows = [row for event in events if (row := row_of(event)) is not None]
         if rows:
-            columns = [column.name for column in table.columns]
-            parameters = unnested_parameters(rows, columns, prefix=table.name)
-            await session.execute(_index_insert(table), parameters)
+            statement, columns = _index_insert(table)
+            await session.execute(statement, unnested_parameters(rows, columns, prefix=table.name))
 
 
 def visible_to(agency: str) -> ColumnElement[bool]:
