@@ -143,7 +143,7 @@ async def bare_server() -> AsyncIterator[str]:
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        await _wait_ready(url, server)
+        await wait_ready(url, server)
         yield url
     finally:
         await stop_process(server)
@@ -160,7 +160,8 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def _wait_ready(url: str, server: asyncio.subprocess.Process) -> None:
+async def wait_ready(url: str, server: asyncio.subprocess.Process) -> None:
+    """Wait until the server at `url` answers /readyz, failing if it exits or 30 s pass."""
     deadline = time.monotonic() + 30
     async with httpx.AsyncClient(timeout=2) as client:
         while time.monotonic() < deadline:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from bench.baseline_steps import answered_outcome
-from bench.baselines import ROOT, _wait_ready, free_port, stop_process
+from bench.baselines import ROOT, free_port, stop_process, wait_ready
 from bench.capacity import StepOutcome, baseline_plan, highest_sustained, next_rate
 from bench.climb import step_line
 from bench.cpu import tree_cpu_seconds
@@ -64,7 +64,7 @@ async def serving(server: Server) -> AsyncIterator[tuple[str, int]]:
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
-        await _wait_ready(url, process)
+        await wait_ready(url, process)
         yield url, process.pid
     finally:
         await stop_process(process)
