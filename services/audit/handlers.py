@@ -6,28 +6,26 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
-from faststream import Context
-from faststream.kafka import KafkaMessage
 
 from schemas.v1 import AuditEvent, Topic
 from services.audit import service
 from services.audit.store_uow import SqlAuditUnitOfWork
 from services.audit.tree_head import TreeSigner
-from services.common.kafka import declare_publications
+from services.common.kafka import ConsumedMessage, FromContext, declare_publications
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
 
 log = structlog.get_logger()
-RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-SignerContext = Annotated[TreeSigner, Context("tree_signer")]
-GuardContext = Annotated[PoisonGuard[AuditEvent], Context("poison_guard")]
+RuntimeContext = Annotated[ServiceRuntime, FromContext("runtime")]
+SignerContext = Annotated[TreeSigner, FromContext("tree_signer")]
+GuardContext = Annotated[PoisonGuard[AuditEvent], FromContext("poison_guard")]
 GROUP = "audit"
 
 
 async def on_audit_events(
     events: list[AuditEvent],
-    message: KafkaMessage,
+    message: ConsumedMessage,
     runtime: RuntimeContext,
     signer: SignerContext,
     guard: GuardContext,
@@ -67,6 +65,6 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
             Topic.AUDIT_EVENTS_DLQ.value: (bytes, "Records that kept failing, with dlq-reason."),
         },
     )
-    guarded_batches(runtime.broker, Topic.AUDIT_EVENTS.value, group_id=GROUP, max_records=2000)(
-        on_audit_events
-    )
+    guarded_batches(
+        runtime.broker, Topic.AUDIT_EVENTS.value, group_id=GROUP, max_records=2000, gather_ms=200
+    )(on_audit_events)

@@ -15,6 +15,9 @@ from services.common.kafka import waits_in_fetch
 from services.common.poison import DeadLetter, M, PoisonGuard, dead_letter_audit
 from services.common.runtime import ServiceRuntime
 
+# What a gathering fetch waits for at most: more than any batch at the rates we meet.
+GATHER_BYTES = 1 << 20
+
 
 def outbox_recorder(runtime: ServiceRuntime) -> Callable[[DeadLetter], Awaitable[None]]:
     """Record each dead-lettering as an audit event in the runtime's outbox, in its own commit."""
@@ -60,11 +63,14 @@ async def left_to_guard(message: object) -> list[BaseModel]:
     return []
 
 
-def guarded_batches(broker: KafkaBroker, topic: str, *, group_id: str, max_records: int) -> Any:
+def guarded_batches(
+    broker: KafkaBroker, topic: str, *, group_id: str, max_records: int, gather_ms: int = 0
+) -> Any:
     """The subscriber of a batch handler whose PoisonGuard decodes each record itself.
 
     A batch is acknowledged only once handled, a new group reads from the start, and the
-    subscriber waits in Kafka's fetch for its records (waits_in_fetch).
+    subscriber waits in Kafka's fetch for its records (waits_in_fetch). With `gather_ms`, the
+    broker holds each fetch up to that long for more records, for a subscriber nobody waits on.
     """
     subscriber: Any = broker.subscriber(
         topic,
@@ -74,5 +80,8 @@ def guarded_batches(broker: KafkaBroker, topic: str, *, group_id: str, max_recor
         max_records=max_records,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # aiokafka's defaults when not gathering: answer on the first byte, or after 500 ms.
+        fetch_max_wait_ms=gather_ms or 500,
+        fetch_min_bytes=GATHER_BYTES if gather_ms else 1,
     )
     return waits_in_fetch(subscriber)

@@ -9,13 +9,11 @@ from typing import Annotated
 
 import structlog
 from aiokafka.structs import ConsumerRecord
-from faststream import Context
-from faststream.kafka import KafkaMessage
 
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, ConcernSubmitted, Topic
 from schemas.v1.events import NotificationChanged
 from services.common.auth import AuthError, Caller
-from services.common.kafka import declare_publications
+from services.common.kafka import ConsumedMessage, FromContext, declare_publications
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -24,17 +22,20 @@ from services.intake.unit_of_work import intake_unit_of_work
 from services.partnership.holder import PartnershipHolder
 
 log = structlog.get_logger()
-RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
-RoutedGuard = Annotated[PoisonGuard[ConcernRouted], Context("routed_guard")]
-ChangedGuard = Annotated[PoisonGuard[NotificationChanged], Context("changed_guard")]
+RuntimeContext = Annotated[ServiceRuntime, FromContext("runtime")]
+HolderContext = Annotated[PartnershipHolder, FromContext("partnership_holder")]
+RoutedGuard = Annotated[PoisonGuard[ConcernRouted], FromContext("routed_guard")]
+ChangedGuard = Annotated[PoisonGuard[NotificationChanged], FromContext("changed_guard")]
 GROUP = "intake"
 # Submissions of one batch accepted at once (each holds a database connection meanwhile).
 SUBMISSIONS_AT_ONCE = 8
 
 
 async def on_concerns_routed(
-    events: list[ConcernRouted], message: KafkaMessage, runtime: RuntimeContext, guard: RoutedGuard
+    events: list[ConcernRouted],
+    message: ConsumedMessage,
+    runtime: RuntimeContext,
+    guard: RoutedGuard,
 ) -> None:
     """Remember where concerns went, so the agency that raised each can ask.
 
@@ -49,7 +50,7 @@ async def on_concerns_routed(
 
 async def on_notifications_changed(
     events: list[NotificationChanged],
-    message: KafkaMessage,
+    message: ConsumedMessage,
     runtime: RuntimeContext,
     guard: ChangedGuard,
 ) -> None:
@@ -86,7 +87,7 @@ async def _dead_letter(
 
 async def on_concerns_submitted(
     submitted: list[ConcernSubmitted],
-    message: KafkaMessage,
+    message: ConsumedMessage,
     runtime: RuntimeContext,
     holder: HolderContext,
 ) -> None:
@@ -161,9 +162,13 @@ def register(runtime: ServiceRuntime, holder: PartnershipHolder) -> None:
     )
     # Batches whose records each handler parses itself: FastStream's decoding would fail a
     # batch on one record that is not JSON, before it could be set aside or dead-lettered.
-    for topic, handler, most in (
-        (Topic.CONCERNS_ROUTED, on_concerns_routed, 500),
-        (Topic.NOTIFICATIONS_CHANGED, on_notifications_changed, 500),
-        (Topic.CONCERNS_SUBMITTED, on_concerns_submitted, 200),
+    # Where a concern went and how far it has got are read by people, never waited on by the
+    # pipeline, so their fetches gather records for a while; submissions are answered at once.
+    for topic, handler, most, gather_ms in (
+        (Topic.CONCERNS_ROUTED, on_concerns_routed, 500, 200),
+        (Topic.NOTIFICATIONS_CHANGED, on_notifications_changed, 500, 200),
+        (Topic.CONCERNS_SUBMITTED, on_concerns_submitted, 200, 0),
     ):
-        guarded_batches(broker, topic.value, group_id=GROUP, max_records=most)(handler)
+        guarded_batches(broker, topic.value, group_id=GROUP, max_records=most, gather_ms=gather_ms)(
+            handler
+        )

@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from faststream import Context
-from faststream.kafka import KafkaMessage
-
 from schemas.v1 import AuditEvent, ConcernReceived, ConcernRouted, NotificationRouted, Topic
 from schemas.v1.events import NotificationChanged
-from services.common.kafka import declare_publications
+from services.common.kafka import ConsumedMessage, FromContext, declare_publications
 from services.common.poison import PoisonGuard
 from services.common.poison_runtime import guarded_batches, poison_guard
 from services.common.runtime import ServiceRuntime
@@ -19,10 +16,10 @@ from services.routing import service
 from services.routing.store_children import ChildIndexSecret
 from services.routing.unit_of_work import routing_unit_of_work
 
-RuntimeContext = Annotated[ServiceRuntime, Context("runtime")]
-HolderContext = Annotated[PartnershipHolder, Context("partnership_holder")]
-ChildIndexContext = Annotated[ChildIndexSecret, Context("child_index")]
-GuardContext = Annotated[PoisonGuard[ConcernReceived], Context("received_guard")]
+RuntimeContext = Annotated[ServiceRuntime, FromContext("runtime")]
+HolderContext = Annotated[PartnershipHolder, FromContext("partnership_holder")]
+ChildIndexContext = Annotated[ChildIndexSecret, FromContext("child_index")]
+GuardContext = Annotated[PoisonGuard[ConcernReceived], FromContext("received_guard")]
 GROUP = "routing"
 # A batch is one transaction: larger batches cost fewer round trips per concern, smaller ones
 # hold the child-index locks for less time.
@@ -31,7 +28,7 @@ BATCH = 200
 
 async def on_concerns_received(
     events: list[ConcernReceived],
-    message: KafkaMessage,
+    message: ConsumedMessage,
     runtime: RuntimeContext,
     holder: HolderContext,
     child_index: ChildIndexContext,

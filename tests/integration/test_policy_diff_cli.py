@@ -61,7 +61,10 @@ async def test_diff_replays_the_concerns_routing_holds_under_both_files(
                  "--json", "--database-url", infrastructure.database_url)  # fmt: skip
     capsys.readouterr()
     assert await asyncio.to_thread(args.func, args) == 0
-    document = json.loads(capsys.readouterr().out)
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    # The services under test run in this process and log JSON lines to the same stdout
+    # meanwhile; the command's document is the one printed line that is not a log line.
+    (document,) = [line for line in printed if "event" not in line]
     assert (document["old_version"], document["new_version"]) == ("2026.11.1", "2026.12.diff")
     assert document["concerns_replayed"] >= 3
     police = next(a for a in document["agencies"] if a["agency"] == "nme-police")
