@@ -264,7 +264,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `bench`."""
     parser.add_argument("--concerns", type=_positive(int), default=None,
                         help=f"concerns to post (default {CONCERNS}; with --capacity, in its "
-                             f"fixed-rate run at 100/s, default {CAPACITY_CONCERNS})")  # fmt: skip
+                             "fixed-rate run at 100/s and in its warm-up, default "
+                             f"{CAPACITY_CONCERNS})")  # fmt: skip
     parser.add_argument("--rate", type=_positive(float), default=None,
                         help=f"offered concerns/s, fixed in advance (default {RATE:g}; "
                              "--capacity chooses its own)")  # fmt: skip
@@ -281,7 +282,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instead: step the offered rate up, open loop, until p99 passes 1 s or a backlog "
         "grows, for the stack over HTTP and over Kafka, the bare endpoint and the raw "
-        "pass-through; plus a fixed-rate run at 100/s (latency, CPU per concern) and the "
+        "pass-through; plus a warm-up and a fixed-rate run at 100/s (latency, CPU per "
+        "concern) and the "
         "audit burst against COPY",
     )
     parser.add_argument("--step-seconds", type=_positive(float), default=10.0,

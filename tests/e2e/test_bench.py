@@ -25,7 +25,8 @@ CAPACITY = (
     "capacity_http_per_s", "capacity_kafka_per_s", "capacity_bare_http_per_s",
     "capacity_raw_passthrough_per_s", "p50_ms_at_100", "p99_ms_at_100", "audit_entries_per_s",
     "cpu_ms_per_concern", "ratio_http_vs_bare_capacity", "ratio_kafka_vs_raw_passthrough",
-    "ratio_audit_vs_raw_copy",
+    "ratio_audit_vs_raw_copy", "cold_p50_ms_at_100", "cold_p99_ms_at_100",
+    "cold_cpu_ms_per_concern",
 )  # fmt: skip
 STACK_PROCESSES = (
     "intake",
@@ -128,6 +129,10 @@ def test_bench_capacity_reports_each_sides_highest_sustained_rate(
     for name in ("intake", "routing", "audit", "kafka", "postgresql"):
         assert by_process[name] > 0, name
     assert figures["cpu_ms_per_concern"] == pytest.approx(sum(by_process.values()), abs=0.01)
+    cold = figures["cold_cpu_ms_per_concern_by_process"]
+    assert set(STACK_PROCESSES) <= set(cold), cold
+    assert figures["cold_cpu_ms_per_concern"] == pytest.approx(sum(cold.values()), abs=0.01)
+    assert figures["cold_p50_ms_at_100"] <= figures["cold_p99_ms_at_100"]
     for side, steps in figures["capacity_steps"].items():
         assert steps, side
         assert all(step["offered_per_s"] <= 60 for step in steps), side
