@@ -17,7 +17,7 @@ import httpx
 
 from bench import audit, baselines
 from bench.load import concern_bodies
-from bench.pipeline import PipelineResult, run_pipeline
+from bench.pipeline import STAGE_KEYS, PipelineResult, run_pipeline
 from bench.profile import finish_profiles, start_profiles
 from bench.report import Latencies, save_picture, say, summary_line
 
@@ -124,6 +124,7 @@ async def bench(
         pipeline.webhooks.latencies,
         pipeline.intake_client,
         bare_client,
+        *pipeline.stages,
     ]
     shown = save_picture(curves, picture)
     say(f"Latency picture: {shown.resolve()}")
@@ -153,6 +154,11 @@ def _figures(
         "p999_ms": round(e2e.ms(99.9), 2),
         "max_ms": round(e2e.ms(100), 2),
         "intake_p99_ms": round(p.intake_client.ms(99), 2),
+        **{
+            f"{key}_{q}_ms": round(stage.ms(n), 2)
+            for key, stage in zip(STAGE_KEYS, p.stages, strict=True)
+            for q, n in (("p50", 50), ("p99", 99))
+        },
         "deliveries": p.deliveries.delivered,
         "deliveries_per_s": round(p.deliveries.per_s, 2),
         "delivery_p50_ms": round(delivery.ms(50), 2),
@@ -191,6 +197,9 @@ def _print(p: PipelineResult, bare_client: Latencies, f: dict[str, Any]) -> None
     say("Latency (ms):")
     for latencies in (p.end_to_end, d.latencies, w.latencies, p.intake_client, bare_client):
         say("  " + latencies.line())
+    say("End to end, part by part (ms):")
+    for stage in p.stages:
+        say("  " + stage.line())
     say("Throughput (per second):                     measured      baseline   ratio")
     rows = (
         ("pipeline concerns  / raw aiokafka", "concerns_per_s", "raw_kafka_concerns_per_s",

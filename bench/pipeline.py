@@ -11,6 +11,11 @@ Latency of one concern runs from intake's acceptance to the last of its notifica
   is sent (CreateTime), so the record timestamp is a close upper bound of "persisted" (by the
   relay's wake-up, a few ms). Every process runs on this machine, so the clocks are one clock.
 
+The whole is also split in three, at the concern's `concerns.received` record (intake's relay has
+published it) and at the `occurred_at` of its routing events (routing's batch of it has begun):
+intake's commit and relay; the wait for routing (the broker's fetch, routing busy with earlier
+work); routing's decision, commit and relay. They show where a slow concern's time went.
+
 A concern counts as routed once its `concerns.routed` record is seen and every notification it
 names has been seen on `notifications.routed`. All three topics are read from their end as the
 run starts, without a consumer group, so the benchmark disturbs no service's offsets.
@@ -47,6 +52,8 @@ class Followed:
     """What the watcher knows of one concern."""
 
     received_at: float | None = None
+    announced_at: float | None = None  # its concerns.received record's time
+    taken_up_at: float | None = None  # when routing's batch of it began (its events' occurred_at)
     expected: set[str] | None = None
     seen: dict[str, float] = field(default_factory=dict)  # notification id -> record time
     done_at: float | None = None
@@ -120,12 +127,14 @@ class Watcher:
         payload: dict[str, Any] = event["payload"]
         concern = self.concerns.setdefault(str(payload["concern_id"]), Followed())
         if topic == Topic.CONCERNS_RECEIVED.value:
+            concern.announced_at = timestamp
             self.received_sizes.append(len(value))
             reference = str(payload["concern"]["source_reference"])
             self.references[reference] = str(payload["concern_id"])
             return
         if topic == Topic.CONCERNS_ROUTED.value:
             concern.expected = {str(r["notification_id"]) for r in payload["recipients"]}
+            concern.taken_up_at = _epoch(event["occurred_at"])
         else:
             self.notification_sizes.append(len(value))
             agency = str(payload["recipient_agency"])
@@ -157,6 +166,7 @@ class PipelineResult:
     last_notification: float
     end_to_end: Latencies
     intake_client: Latencies
+    stages: tuple[Latencies, ...]  # end to end in three parts, in order (see `stages`)
     intake_accepted_per_s: float
     notifications: int
     received_size: int
@@ -250,6 +260,7 @@ def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult
         last_notification=max((c.done_at or 0.0 for c in done), default=run.started),
         end_to_end=end_to_end,
         intake_client=intake_client,
+        stages=stages(done),
         intake_accepted_per_s=run.accepted_per_s(),
         notifications=sum(len(c.expected or ()) for c in done),
         received_size=_mean(watcher.received_sizes, default=2000),
@@ -258,6 +269,34 @@ def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult
         deliveries=watcher.deliveries.result(run.started),
         webhooks=watcher.webhooks.result(run.started),
     )
+
+
+# Keys of the figures, in the order of the parts.
+STAGE_KEYS = ("stage_intake", "stage_waiting_for_routing", "stage_routing")
+STAGES = (
+    "intake: accepted -> on Kafka",
+    "routing: on Kafka -> taken up",
+    "routing: taken up -> notified",
+)
+
+
+def stages(done: Sequence[Followed]) -> tuple[Latencies, ...]:
+    """Each concern's end to end in three parts: intake's commit and outbox relay; waiting for
+    routing (the broker's fetch, and routing busy with what came before); routing's decision,
+    commit and outbox relay. Where the time of a slow concern went."""
+    parts = tuple(Latencies(name, part=True) for name in STAGES)
+    for c in done:
+        if (
+            c.received_at is None
+            or c.announced_at is None
+            or c.taken_up_at is None
+            or c.done_at is None
+        ):
+            continue
+        marks = (c.received_at, c.announced_at, c.taken_up_at, c.done_at)
+        for part, start, end in zip(parts, marks, marks[1:], strict=False):
+            part.record(end - start)
+    return parts
 
 
 def _mean(values: Sequence[int], *, default: int) -> int:

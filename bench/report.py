@@ -24,6 +24,7 @@ class Latencies:
 
     name: str
     histogram: Any = field(default_factory=lambda: HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS))
+    part: bool = False  # a part of another curve's whole: drawn dashed
 
     def record(self, seconds: float) -> None:
         """Add one latency; negatives (clock granularity) count as the lowest value."""
@@ -85,7 +86,12 @@ def save_picture(curves: list[Latencies], path: Path) -> Path:
             continue
         # x = 1 / (1 - p): the tail gets the room it deserves.
         xs = [1 / (1 - p / 100) for p in percentiles]
-        axes.plot(xs, values, label=f"{latencies.name} (n={latencies.count})")
+        axes.plot(
+            xs,
+            values,
+            label=f"{latencies.name} (n={latencies.count})",
+            linestyle="--" if latencies.part else "-",
+        )
     axes.set_xscale("log")
     ticks = [0.0, 50.0, 90.0, 99.0, 99.9, 99.99]
     axes.xaxis.set_major_locator(FixedLocator([1 / (1 - p / 100) for p in ticks]))
@@ -96,7 +102,7 @@ def save_picture(curves: list[Latencies], path: Path) -> Path:
     axes.set_ylabel("latency (ms)")
     axes.set_title("Safeguarding Exchange: latency distribution")
     axes.grid(True, which="major", alpha=0.4)
-    axes.legend(loc="upper left")
+    axes.legend(loc="upper left", fontsize="small", framealpha=0.85)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -86,6 +86,12 @@ def test_bench_reports_every_figure_of_a_small_run(stack: dict[str, str], tmp_pa
     # Every police notification reached both of its destinations: feed and signed webhook.
     assert figures["webhook_deliveries"] == figures["deliveries"] > 0, output
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    # Each concern's three parts add up to its whole, so no part is slower than the slowest whole
+    # (within the histograms' three significant digits).
+    for stage in ("stage_intake", "stage_waiting_for_routing", "stage_routing"):
+        p50, p99 = figures[f"{stage}_p50_ms"], figures[f"{stage}_p99_ms"]
+        assert 0 < p50 <= p99 <= figures["max_ms"] * 1.001, (stage, output)
+    assert "End to end, part by part" in output
     for key in REQUIRED:
         assert figures[key] > 0, key
     assert picture.stat().st_size > 0
