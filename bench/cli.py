@@ -17,7 +17,7 @@ import httpx
 
 from bench import audit, baselines
 from bench.load import concern_bodies
-from bench.pipeline import STAGE_KEYS, PipelineResult, run_pipeline
+from bench.pipeline import STAGES, PipelineResult, run_pipeline
 from bench.profile import finish_profiles, start_profiles
 from bench.report import Latencies, save_picture, say, summary_line
 
@@ -156,7 +156,7 @@ def _figures(
         "intake_p99_ms": round(p.intake_client.ms(99), 2),
         **{
             f"{key}_{q}_ms": round(stage.ms(n), 2)
-            for key, stage in zip(STAGE_KEYS, p.stages, strict=True)
+            for key, stage in zip(STAGES, p.stages, strict=True)
             for q, n in (("p50", 50), ("p99", 99))
         },
         "deliveries": p.deliveries.delivered,

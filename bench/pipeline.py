@@ -271,20 +271,17 @@ def _result(run: OpenLoopRun, watcher: Watcher, ids: set[str]) -> PipelineResult
     )
 
 
-# Keys of the figures, in the order of the parts.
-STAGE_KEYS = ("stage_intake", "stage_waiting_for_routing", "stage_routing")
-STAGES = (
-    "intake: accepted -> on Kafka",
-    "routing: on Kafka -> taken up",
-    "routing: taken up -> notified",
-)
+# The parts of end to end, in order: the key of their figures, and their name as printed.
+STAGES = {
+    "stage_intake": "intake: accepted -> on Kafka",
+    "stage_waiting_for_routing": "routing: on Kafka -> taken up",
+    "stage_routing": "routing: taken up -> notified",
+}
 
 
 def stages(done: Sequence[Followed]) -> tuple[Latencies, ...]:
-    """Each concern's end to end in three parts: intake's commit and outbox relay; waiting for
-    routing (the broker's fetch, and routing busy with what came before); routing's decision,
-    commit and outbox relay. Where the time of a slow concern went."""
-    parts = tuple(Latencies(name, part=True) for name in STAGES)
+    """Each concern's end to end in its three parts (see the module's docstring)."""
+    parts = tuple(Latencies(name, part=True) for name in STAGES.values())
     for c in done:
         if (
             c.received_at is None
