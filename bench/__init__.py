@@ -6,7 +6,7 @@ import importlib.util
 import sys
 
 # The bench extra's libraries by import name; py-spy is a program, looked for only by --profile.
-LIBRARIES = ("aiohttp", "hdrh", "matplotlib", "psutil")
+LIBRARIES = ("hdrh", "matplotlib", "psutil")
 NEEDS_EXTRA = "safeguard bench needs the bench extra: pip install 'safeguarding-exchange[bench]'"
 
 

@@ -170,7 +170,7 @@ def cmd_schemas_export(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Benchmark the running local stack end to end against raw baselines (the bench extra)."""
     # Imported only now: a production install has no bench extra, and the rest of the
-    # command must not pay for aiohttp, hdrhistogram or matplotlib.
+    # command must not pay for hdrhistogram or matplotlib.
     import bench
 
     return bench.run(args.bench_options)

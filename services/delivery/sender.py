@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-import httpx
+import aiohttp
 import structlog
 from standardwebhooks import Webhook
 
@@ -88,7 +88,6 @@ class DeliverySender:
         environ: Mapping[str, str],
         draw: Callable[[], float] = random.random,
         unit_of_work: Callable[[], DeliveryUnitOfWork] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._runtime = runtime
         self._unit_of_work = unit_of_work or (lambda: delivery_unit_of_work(runtime))
@@ -97,7 +96,6 @@ class DeliverySender:
         self._claim_unit_of_work = unit_of_work or (
             lambda: delivery_unit_of_work(runtime, wakes_relay=False)
         )
-        self._transport = transport
         self._settings = settings
         self._environ = environ
         self._draw = draw
@@ -106,7 +104,7 @@ class DeliverySender:
         self._wakes = {key: asyncio.Event() for key in self._served}
         self._loops: dict[DestinationKey, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
 
     def _served_of(
         self, destinations: Mapping[DestinationKey, Destination]
@@ -169,7 +167,6 @@ class DeliverySender:
         client = attempts.webhook_client(
             connect_timeout=self._settings.delivery_connect_timeout_seconds,
             read_timeout=self._settings.delivery_read_timeout_seconds,
-            transport=self._transport,
         )
         async with client, asyncio.TaskGroup() as group:
             self._group, self._client = group, client
@@ -182,7 +179,7 @@ class DeliverySender:
                 self._group = self._client = None
                 self._loops.clear()
 
-    async def _serve(self, key: DestinationKey, client: httpx.AsyncClient) -> None:
+    async def _serve(self, key: DestinationKey, client: aiohttp.ClientSession) -> None:
         bound = self._settings.delivery_concurrency_per_destination
         poll = self._settings.delivery_poll_interval_seconds
         clock = asyncio.get_running_loop().time
@@ -278,7 +275,7 @@ class DeliverySender:
         self,
         delivery: Delivery,
         served: Served,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         settler: Settler,
         held: Held,
     ) -> None:

@@ -1,6 +1,6 @@
-"""A destination's loop with the fake unit of work and an in-memory webhook: it claims ahead of
-its attempts once it knows their pace, keeps to its bound, and sends nothing it holds once a 410
-has disabled the destination."""
+"""A destination's loop with the fake unit of work and a webhook receiver on loopback: it claims
+ahead of its attempts once it knows their pace, keeps to its bound, and sends nothing it holds
+once a 410 has disabled the destination."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import pytest_asyncio
+from aiohttp import web
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.runtime import ServiceRuntime
@@ -42,13 +42,14 @@ class Webhook:
     in_flight: int = 0
     most_in_flight: int = 0
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: web.Request) -> web.Response:
         self.requests.append(request.headers["webhook-id"])
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
+            await request.read()
             await asyncio.sleep(self.pause)
-            return httpx.Response(self.status)
+            return web.Response(status=self.status)
         finally:
             self.in_flight -= 1
 
@@ -77,7 +78,15 @@ class Loop:
 
 @pytest_asyncio.fixture
 async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
-    hook = {"id": HOOK.destination, "kind": "webhook", "url": "https://log.example/in",
+    webhook = Webhook()
+    app = web.Application()
+    app.router.add_post("/in", webhook.__call__)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    hook = {"id": HOOK.destination, "kind": "webhook", "url": f"http://127.0.0.1:{port}/in",
             "secret_env": "LOG_SECRET"}  # fmt: skip
     partnership = a_partnership_with({HOOK.agency: [hook]}, tmp_path)
     settings = DeliverySettings(
@@ -87,10 +96,10 @@ async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
         delivery_claim_batch=CLAIM_BATCH,
         delivery_poll_interval_seconds=0.05,
     )
-    uow, webhook = FakeDeliveryUnitOfWork(), Webhook()
+    uow = FakeDeliveryUnitOfWork()
     sender = DeliverySender(
         cast(ServiceRuntime, None), partnership, settings, environ={"LOG_SECRET": SECRET},
-        draw=lambda: 0.0, unit_of_work=lambda: uow, transport=httpx.MockTransport(webhook),
+        draw=lambda: 0.0, unit_of_work=lambda: uow,
     )  # fmt: skip
     running = asyncio.create_task(sender.run())
     try:
@@ -98,6 +107,7 @@ async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+        await runner.cleanup()
 
 
 def delivered(loop: Loop, webhook_ids: list[str]) -> Callable[[], bool]:
