@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import MetaData
 
+from services.common.heap import settle_heap
 from services.common.http import health_router, install_middleware
 from services.common.logging import configure_logging
 from services.common.openapi_docs import problem_media_types
@@ -37,6 +38,7 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
+            settle_heap(settings.gc_young_threshold)
             yield
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)

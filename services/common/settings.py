@@ -71,6 +71,12 @@ class ServiceSettings(HttpSettings):
     )
     outbox_prune_interval_seconds: float = Field(default=300.0, gt=0)
 
+    gc_young_threshold: int = Field(
+        default=20_000,
+        gt=0,
+        description="New objects between collections of the youngest generation (CPython: 700).",
+    )
+
     log_level: str = "INFO"
     # How long a starting service waits for Kafka and PostgreSQL before it gives up.
     startup_timeout_seconds: float = 120.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -146,3 +147,10 @@ async def test_acknowledging_twice_changes_nothing(services: Services, token: An
     assert first["status"] == "acknowledged"
     assert second["acknowledgement"] == first["acknowledgement"]
     assert first["acknowledgement"]["acknowledged_by"] == "sw-1"
+
+
+async def test_started_services_have_frozen_their_startup_heap(services: Services) -> None:
+    # The services run in this process: their lifespans froze its heap and set the threshold.
+    assert gc.get_freeze_count() > 0
+    young = {app.state.settings.gc_young_threshold for app in services.apps.values()}
+    assert young == {gc.get_threshold()[0]} == {20_000}
