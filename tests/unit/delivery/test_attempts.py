@@ -137,7 +137,9 @@ async def attempts_at(
     signer = Webhook(SECRET) if signed else None
     async with attempts.webhook_client(connect_timeout=0.5, read_timeout=read_timeout) as client:
         return [
-            await attempts.post_webhook(client, a_delivery(), destination, signer, now=NOW)
+            await attempts.post_webhook(
+                client, a_delivery(), destination, signer, now=datetime.now(UTC)
+            )
             for _ in range(count)
         ]
 
