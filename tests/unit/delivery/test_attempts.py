@@ -62,6 +62,13 @@ def test_a_secret_in_the_standard_format_signs() -> None:
     assert attempts.signing_key(HOOK, {"S": SECRET}) is not None
 
 
+def hook_at(address: tuple[str, int]) -> WebhookDestination:
+    """The webhook destination at this host and port, path /in."""
+    host, port = address
+    return WebhookDestination(id="log", kind="webhook", url=f"http://{host}:{port}/in",
+                              secret_env="S")  # fmt: skip
+
+
 @dataclass
 class Request:
     """One request as the receiver read it."""
@@ -85,8 +92,7 @@ class Receiver:
     port: int = 0
 
     def destination(self) -> WebhookDestination:
-        return WebhookDestination(id="log", kind="webhook", url=f"http://127.0.0.1:{self.port}/in",
-                                  secret_env="S")  # fmt: skip
+        return hook_at(("127.0.0.1", self.port))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -184,19 +190,13 @@ async def test_a_connection_that_is_never_accepted_is_a_timeout() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(0)
         queued.connect(listener.getsockname())
-        host, port = listener.getsockname()
-        hook = WebhookDestination(id="log", kind="webhook", url=f"http://{host}:{port}/in",
-                                  secret_env="S")  # fmt: skip
-        assert (await attempt(hook)).error == "timeout"
+        assert (await attempt(hook_at(listener.getsockname()))).error == "timeout"
 
 
 async def test_nobody_listening_is_a_connection_error() -> None:
     with socket.socket() as bound:  # bound, never listening: the connection is refused
         bound.bind(("127.0.0.1", 0))
-        host, port = bound.getsockname()
-        hook = WebhookDestination(id="log", kind="webhook", url=f"http://{host}:{port}/in",
-                                  secret_env="S")  # fmt: skip
-        assert (await attempt(hook)).error == "connection"
+        assert (await attempt(hook_at(bound.getsockname()))).error == "connection"
 
 
 async def test_a_connection_closed_without_an_answer_is_a_connection_error() -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest_asyncio
-from aiohttp import web
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.runtime import ServiceRuntime
@@ -23,6 +22,7 @@ from services.delivery.sender import DeliverySender
 from services.delivery.settings import DeliverySettings
 from services.partnership import Partnership
 from tests.delivery_builders import a_partnership_with, a_routed_notification, partnership_file
+from tests.integration.delivery_support import Receiver
 from tests.polling import eventually
 from tests.unit.delivery.fakes import FakeDeliveryUnitOfWork
 
@@ -34,7 +34,10 @@ CLAIM_BATCH = 24
 
 @dataclass
 class Webhook:
-    """The destination's answers, one status at a time; how many requests are in flight."""
+    """The destination's answers, one status at a time; how many requests are in flight.
+
+    The behaviour of a real receiver on loopback, which verifies each signature.
+    """
 
     status: int = 204
     pause: float = 0.005
@@ -42,14 +45,13 @@ class Webhook:
     in_flight: int = 0
     most_in_flight: int = 0
 
-    async def __call__(self, request: web.Request) -> web.Response:
-        self.requests.append(request.headers["webhook-id"])
+    async def __call__(self, path: str, attempt: int, webhook_id: str) -> int:
+        self.requests.append(webhook_id)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            await request.read()
             await asyncio.sleep(self.pause)
-            return web.Response(status=self.status)
+            return self.status
         finally:
             self.in_flight -= 1
 
@@ -79,14 +81,9 @@ class Loop:
 @pytest_asyncio.fixture
 async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
     webhook = Webhook()
-    app = web.Application()
-    app.router.add_post("/in", webhook.__call__)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    hook = {"id": HOOK.destination, "kind": "webhook", "url": f"http://127.0.0.1:{port}/in",
+    receiver = Receiver(SECRET, webhook)
+    await receiver.start()
+    hook = {"id": HOOK.destination, "kind": "webhook", "url": receiver.url("in"),
             "secret_env": "LOG_SECRET"}  # fmt: skip
     partnership = a_partnership_with({HOOK.agency: [hook]}, tmp_path)
     settings = DeliverySettings(
@@ -107,7 +104,8 @@ async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-        await runner.cleanup()
+        await receiver.stop()
+        assert receiver.forged == 0
 
 
 def delivered(loop: Loop, webhook_ids: list[str]) -> Callable[[], bool]:
