@@ -72,8 +72,8 @@ def _distinct_ports() -> tuple[dict[str, int], int]:
 class PrivateStack:
     """Kafka, PostgreSQL and the services under one temporary folder, on free ports.
 
-    `partnership` is the file every service loads (default: the reference one); `secrets` are
-    the webhook signing secrets its destinations name, put in the services' environment.
+    `partnership` is the file every service loads (default: the reference one); `settings` go
+    into the services' environment (the webhook signing secrets its destinations name, say).
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class PrivateStack:
         timeline: Timeline,
         *,
         partnership: Path | None = None,
-        secrets: dict[str, str] | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.home = workdir / ".safeguard"
         self.timeline = timeline
@@ -95,7 +95,7 @@ class PrivateStack:
         }
         env |= {f"{name}_PORT": str(port) for name, port in ports.items()}
         env |= {"KAFKA_PORT": str(self.kafka_port), "SAFEGUARD_HOME": str(self.home)}
-        env |= secrets or {}
+        env |= settings or {}
         self.partnership_path = partnership or default_partnership_path()
         # Named explicitly so the test judges routing by the very file routing loaded.
         env["SAFEGUARD_PARTNERSHIP"] = str(self.partnership_path)
