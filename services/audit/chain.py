@@ -84,11 +84,21 @@ def _without_floats(value: Any) -> bool:
     return True
 
 
+def utc_text(value: datetime) -> str:
+    """A timezone-aware datetime's canonical text: UTC, all six fraction digits, then ``Z``."""
+    if value.utcoffset() is None:
+        raise ValueError("naive datetimes are ambiguous; give a timezone")
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:
+        # strftime's form, kept for the stored hashes: it writes such a year without padding.
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as strftime, in about half the time.
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
 def _datetime_or_date(value: Any) -> str:
     if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise ValueError("naive datetimes are ambiguous; give a timezone")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is left to the general path")
@@ -159,15 +169,17 @@ def seal(previous_hash: bytes, seq: int, content: bytes) -> ChainRow:
 
 def entry_content(event: AuditEvent) -> dict[str, Any]:
     """The fields of an event that the chain seals."""
-    p = event.payload
+    p, actor = event.payload, event.payload.actor
     return {
         "event_id": event.event_id,
         "type": event.type,
         "producer": event.producer,
         "correlation_id": event.correlation_id,
-        "occurred_at": event.occurred_at,
+        # Written out here, as canonical_bytes would: that spares it a call back per entry.
+        "occurred_at": utc_text(event.occurred_at),
         "action": p.action.value,
-        "actor": p.actor.model_dump(),
+        # Actor.model_dump(), field by field: a third of the cost (a test holds them equal).
+        "actor": {"subject": actor.subject, "agency": actor.agency, "role": actor.role},
         "concern_id": p.concern_id,
         "notification_id": p.notification_id,
         "fields": list(p.fields),

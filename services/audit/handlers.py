@@ -66,5 +66,5 @@ def register(runtime: ServiceRuntime, signer: TreeSigner | None = None) -> None:
         },
     )
     guarded_batches(
-        runtime.broker, Topic.AUDIT_EVENTS.value, group_id=GROUP, max_records=2000, gather_ms=200
+        runtime.broker, Topic.AUDIT_EVENTS.value, group_id=GROUP, max_records=5000, gather_ms=200
     )(on_audit_events)

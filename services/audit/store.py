@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,10 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
+    bindparam,
     func,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditEvent
@@ -62,6 +66,13 @@ entries = Table(
 )
 
 
+# One array parameter, not IN with a placeholder per id: one statement, prepared once, for a
+# batch of any size.
+_PRESENT = select(entries.c.event_id).where(
+    entries.c.event_id == any_(bindparam("wanted", type_=ARRAY(Uuid)))
+)
+
+
 def _copied(event: AuditEvent, sealed: ChainRow) -> tuple[Any, ...]:
     """An entry's row for COPY, in the order of ``COPIED``."""
     p = event.payload
@@ -72,17 +83,21 @@ def _copied(event: AuditEvent, sealed: ChainRow) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> int:
-    """Append events not yet in the log, chained after the last entry; the count appended."""
+@dataclass(frozen=True)
+class Appended:
+    """What one append wrote: the log's last seq before it, and the new entries' leaf hashes."""
+
+    after_seq: int
+    leaves: list[bytes]
+
+
+async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> Appended | None:
+    """Append events not yet in the log, chained after the last entry; None if none was given."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
     wanted = by_event_id(events)
     if not wanted:
-        return 0
-    present = set(
-        (await session.execute(select(entries.c.event_id).where(entries.c.event_id.in_(wanted))))
-        .scalars()
-        .all()
-    )
+        return None
+    present = set((await session.execute(_PRESENT, {"wanted": list(wanted)})).scalars().all())
     last = (
         await session.execute(
             select(entries.c.seq, entries.c.entry_hash).order_by(entries.c.seq.desc()).limit(1)
@@ -101,7 +116,7 @@ async def append_events(session: AsyncSession, events: Sequence[AuditEvent]) -> 
         await driver.copy_records_to_table(
             entries.name, schema_name=SCHEMA, columns=COPIED, records=rows
         )
-    return len(rows)
+    return Appended(after_seq=seq, leaves=[row[-1] for row in rows])
 
 
 def _filtered(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import TreeHeadView
 from services.audit.merkle import MerkleAccumulator
-from services.audit.store import entries, metadata
+from services.audit.store import Appended, entries, metadata
 from services.audit.tree_head import tree_head
 
 tree_heads = Table(
@@ -62,21 +62,33 @@ async def latest_accumulator(session: AsyncSession) -> MerkleAccumulator:
 
 
 async def add_tree_head(
-    session: AsyncSession, *, signing_key: Ed25519PrivateKey | None, now: datetime
+    session: AsyncSession,
+    *,
+    signing_key: Ed25519PrivateKey | None,
+    now: datetime,
+    appended: Appended | None = None,
 ) -> TreeHeadView | None:
-    """Extend the tree over entries not yet in a head and record (and sign) the new head."""
+    """Extend the tree over entries not yet in a head and record (and sign) the new head.
+
+    `appended`, what this transaction's append wrote, saves reading its leaves back when the
+    newest head ends where that append began (as it does, both being in one transaction).
+    """
     accumulator = await latest_accumulator(session)
-    leaves = (
-        (
-            await session.execute(
-                select(entries.c.leaf_hash)
-                .where(entries.c.seq > accumulator.size)
-                .order_by(entries.c.seq)
+    leaves: Sequence[bytes]
+    if appended is not None and appended.after_seq == accumulator.size:
+        leaves = appended.leaves
+    else:
+        leaves = (
+            (
+                await session.execute(
+                    select(entries.c.leaf_hash)
+                    .where(entries.c.seq > accumulator.size)
+                    .order_by(entries.c.seq)
+                )
             )
+            .scalars()
+            .all()
         )
-        .scalars()
-        .all()
-    )
     if not leaves:
         return None
     grown = accumulator.extended(bytes(leaf) for leaf in leaves)

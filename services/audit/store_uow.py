@@ -24,15 +24,16 @@ class SessionAuditEntries:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.appended: store.Appended | None = None
 
     async def append(self, events: Sequence[AuditEvent]) -> int:
         """Chain the events not yet in the log after its last entry (by COPY); the count."""
         chained, applied = store_policies.set_policy_text_aside(events)
         refused = await store_policies.record_policies(self._session, applied)
         chained = store_policies.mark_refused(chained, refused)
-        appended = await store.append_events(self._session, chained)
+        self.appended = await store.append_events(self._session, chained)
         await store_scope.index_agencies(self._session, chained)
-        return appended
+        return len(self.appended.leaves) if self.appended else 0
 
     async def policy(self, version: str) -> PolicyView | None:
         """The policy version on record under this name, with its text."""
@@ -78,14 +79,17 @@ class SessionAuditEntries:
 class SessionMerkleTree:
     """The tree heads table, in one session's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, entries: SessionAuditEntries) -> None:
         self._session = session
+        self._entries = entries
 
     async def add_head(
         self, *, signing_key: Ed25519PrivateKey | None, now: datetime
     ) -> TreeHeadView | None:
         """Extend the tree over entries not yet in a head and record (and sign) the new head."""
-        return await store_tree.add_tree_head(self._session, signing_key=signing_key, now=now)
+        return await store_tree.add_tree_head(
+            self._session, signing_key=signing_key, now=now, appended=self._entries.appended
+        )
 
     async def latest_head(self) -> TreeHeadView | None:
         """The newest tree head, if any."""
@@ -139,7 +143,7 @@ class SqlAuditUnitOfWork:
         self._uow = await self._runtime.unit_of_work().__aenter__()
         session = self._uow.session
         self._entries = SessionAuditEntries(session)
-        self._tree = SessionMerkleTree(session)
+        self._tree = SessionMerkleTree(session, self._entries)
         self._outbox = NotingOutbox(SessionOutbox(session, self._runtime.outbox))
         return self
 
