@@ -29,9 +29,10 @@ from schemas.v1 import TOPICS
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()
-# How long a batch subscriber's fetch waits for records before it looks again. aiokafka answers
-# as soon as any record has come, so this costs no latency: it sets how often an idle one wakes.
-IDLE_POLL_MS = 500
+# How long a batch subscriber's fetch waits for records before it looks again. Kafka and
+# aiokafka answer as soon as any record has come, so this costs no latency: it sets how often an
+# idle one wakes (and how long a consumer given new partitions by a rebalance may wait for them).
+IDLE_POLL_MS = 2000
 Subscriber = TypeVar("Subscriber")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from services.common.kafka import ConsumedMessage, FromContext
+from services.common.kafka import IDLE_POLL_MS, ConsumedMessage, FromContext
 from services.common.poison_runtime import GATHER_BYTES, guarded_batches
 
 
@@ -59,7 +59,7 @@ def fetch_settings(subscriber: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("gather_ms", "wait_ms", "min_bytes"), [(0, 500, 1), (200, 200, GATHER_BYTES)]
+    ("gather_ms", "wait_ms", "min_bytes"), [(0, IDLE_POLL_MS, 1), (200, 200, GATHER_BYTES)]
 )
 def test_a_gathering_subscriber_lets_the_broker_hold_its_fetch(
     gather_ms: int, wait_ms: int, min_bytes: int
