@@ -28,6 +28,8 @@ COLUMNS = (
     "notification_id", "occurred_at", "recorded_at", "content", "previous_hash", "entry_hash",
     "leaf_hash",
 )  # fmt: skip
+NEWEST_SEQ = "SELECT coalesce(max(seq), 0) FROM audit.entries"
+COUNT_AFTER = "SELECT count(*) FROM audit.entries WHERE seq > $1"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -40,7 +42,7 @@ async def last_seq(dsn: str) -> int:
     """The newest audit entry's sequence number, 0 if none."""
     connection = await asyncpg.connect(dsn)
     try:
-        return int(await connection.fetchval("SELECT coalesce(max(seq), 0) FROM audit.entries"))
+        return int(await connection.fetchval(NEWEST_SEQ))
     finally:
         await connection.close()
 
@@ -52,7 +54,7 @@ async def quiet(dsn: str, *, quiet_s: float, limit_s: float) -> None:
         newest, changed = -1, time.monotonic()
         deadline = changed + limit_s
         while time.monotonic() < deadline:
-            now = int(await connection.fetchval("SELECT coalesce(max(seq), 0) FROM audit.entries"))
+            now = int(await connection.fetchval(NEWEST_SEQ))
             if now != newest:
                 newest, changed = now, time.monotonic()
             elif time.monotonic() - changed >= quiet_s:
@@ -82,11 +84,7 @@ async def settle(
     try:
         count, changed, deadline = -1, time.monotonic(), time.monotonic() + limit_s
         while time.monotonic() < deadline:
-            now = int(
-                await connection.fetchval(
-                    "SELECT count(*) FROM audit.entries WHERE seq > $1", after_seq
-                )
-            )
+            now = int(await connection.fetchval(COUNT_AFTER, after_seq))
             if now != count:
                 count, changed = now, time.monotonic()
             elif time.monotonic() - changed >= quiet_s:
@@ -174,8 +172,7 @@ async def _until_committed(dsn: str, after_seq: int, count: int, *, limit_s: flo
     connection = await asyncpg.connect(dsn)
     try:
         deadline = time.monotonic() + limit_s
-        query = "SELECT count(*) FROM audit.entries WHERE seq > $1"
-        while await connection.fetchval(query, after_seq) < count:
+        while await connection.fetchval(COUNT_AFTER, after_seq) < count:
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
