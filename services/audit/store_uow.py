@@ -15,7 +15,7 @@ from services.audit import store, store_policies, store_scope, store_tree
 from services.audit.chain import ChainRow
 from services.audit.unit_of_work import Entry, EntryFilters
 from services.common.db import UnitOfWork
-from services.common.outbox import NotingOutbox, SessionOutbox
+from services.common.outbox import SessionOutbox
 from services.common.runtime import ServiceRuntime
 
 
@@ -109,16 +109,16 @@ class SessionMerkleTree:
 
 
 class SqlAuditUnitOfWork:
-    """One transaction on audit's database; the outbox relay is woken after a commit that adds."""
+    """One transaction on audit's database; what a commit adds is handed to the outbox relay."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self._runtime = runtime
         self._uow: UnitOfWork | None = None
         self._entries: SessionAuditEntries | None = None
         self._tree: SessionMerkleTree | None = None
-        self._outbox: NotingOutbox | None = None
+        self._outbox: SessionOutbox | None = None
 
-    def _open(self) -> tuple[SessionAuditEntries, SessionMerkleTree, NotingOutbox]:
+    def _open(self) -> tuple[SessionAuditEntries, SessionMerkleTree, SessionOutbox]:
         if self._entries is None or self._tree is None or self._outbox is None:
             raise RuntimeError("SqlAuditUnitOfWork used outside 'async with'")
         return self._entries, self._tree, self._outbox
@@ -134,7 +134,7 @@ class SqlAuditUnitOfWork:
         return self._open()[1]
 
     @property
-    def outbox(self) -> NotingOutbox:
+    def outbox(self) -> SessionOutbox:
         """Events published once this transaction commits."""
         return self._open()[2]
 
@@ -144,7 +144,7 @@ class SqlAuditUnitOfWork:
         session = self._uow.session
         self._entries = SessionAuditEntries(session)
         self._tree = SessionMerkleTree(session, self._entries)
-        self._outbox = NotingOutbox(SessionOutbox(session, self._runtime.outbox))
+        self._outbox = SessionOutbox(session, self._runtime.outbox)
         return self
 
     async def __aexit__(
@@ -160,10 +160,9 @@ class SqlAuditUnitOfWork:
             await uow.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        """Commit; then, if this transaction added events, wake the outbox relay."""
+        """Commit; then hand the events this transaction added to the outbox relay."""
         if self._uow is None:
             raise RuntimeError("SqlAuditUnitOfWork used outside 'async with'")
         await self._uow.commit()
-        if self.outbox.added:
-            self.outbox.added = False
-            self._runtime.relay.wake()
+        if added := self.outbox.take_added():
+            self._runtime.relay.hand(added)

@@ -92,7 +92,7 @@ class DeliverySender:
         self._runtime = runtime
         self._unit_of_work = unit_of_work or (lambda: delivery_unit_of_work(runtime))
         # A claim's delivery.attempted events go out with its settlement's, whose commit wakes
-        # the relay (or on the relay's next look): one relay round for both, not two.
+        # the relay (or on the relay's next round): one send for both, not two.
         self._claim_unit_of_work = unit_of_work or (
             lambda: delivery_unit_of_work(runtime, wakes_relay=False)
         )

@@ -6,6 +6,7 @@ one over one SQLAlchemy transaction, wrapping store.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -18,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork
 from services.common.outbox import (
-    NotingOutbox,
     Outbox,
+    OutboxBatch,
     SessionOutbox,
     outbox_table,
 )
@@ -155,7 +156,7 @@ class SqlDeliveryUnitOfWork:
         uow: UnitOfWork,
         *,
         outbox: Table | None = None,
-        after_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[Sequence[OutboxBatch]], None] | None = None,
     ) -> None:
         self._uow = uow
         self._outbox = outbox if outbox is not None else outbox_table(store.metadata)
@@ -166,7 +167,7 @@ class SqlDeliveryUnitOfWork:
         session = self._uow.session
         self.deliveries = SqlDeliveries(session)
         self.destinations = SqlDestinations(session)
-        self.outbox = self._noted = NotingOutbox(SessionOutbox(session, self._outbox))
+        self.outbox = self._added = SessionOutbox(session, self._outbox)
         return self
 
     async def __aexit__(
@@ -178,20 +179,21 @@ class SqlDeliveryUnitOfWork:
         await self._uow.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        """Commit, then tell the outbox relay if there is more to send."""
+        """Commit, then hand what it added to the outbox relay."""
         await self._uow.commit()
-        # Recording deliveries adds no event: the relay would look for nothing.
-        if self._after_commit is not None and self._noted.added:
-            self._after_commit()
+        # Recording deliveries adds no event: nothing to hand over.
+        added = self._added.take_added()
+        if self._after_commit is not None and added:
+            self._after_commit(added)
 
 
 def delivery_unit_of_work(
     runtime: ServiceRuntime, *, wakes_relay: bool = True
 ) -> SqlDeliveryUnitOfWork:
-    """A unit of work on delivery's database; a commit adding events wakes the outbox relay
-    (unless told not to: the relay finds them on its next look)."""
+    """A unit of work on delivery's database; a commit adding events hands them to the outbox
+    relay, woken now (unless told not to: they go out on its next round)."""
     return SqlDeliveryUnitOfWork(
         runtime.unit_of_work(),
         outbox=runtime.outbox,
-        after_commit=runtime.relay.wake if wakes_relay else None,
+        after_commit=functools.partial(runtime.relay.hand, wake=wakes_relay),
     )

@@ -91,7 +91,6 @@ async def submit_concern(
                 request=request,
                 concern_id=str(concern_id),
             )
-    runtime.relay.wake()
     code = 202 if submitted.outcome is Resubmission.NEW else 200
     body = ConcernAccepted(concern_id=submitted.concern_id)
     return JSONResponse(body.model_dump(mode="json"), status_code=code)

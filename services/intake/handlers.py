@@ -119,8 +119,6 @@ async def on_concerns_submitted(
         )
         if isinstance(result, service.DeadLetter):
             await _dead_letter(runtime, record, result.reason)
-        else:
-            runtime.relay.wake()
 
     # Records under one key (an agency's source reference) in the order they came; the others
     # side by side, so one round trip's wait does not hold up the batch.

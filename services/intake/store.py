@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.common.outbox import OutboxMessage, outbox_insert, outbox_parameters
+from services.common.outbox import OutboxBatch, outbox_insert
 from services.intake.model import NewSubmission, PageCursor, Routing, Submission
 
 SCHEMA = "intake"
@@ -74,14 +74,14 @@ async def add_submission(
     connection: AsyncConnection,
     outbox: Table,
     submission: NewSubmission,
-    events: Sequence[OutboxMessage],
+    events: OutboxBatch,
 ) -> bool:
     """Insert a submission and its events, in one statement.
 
     False, and nothing written, if (agency, reference) was already taken. One statement is one
     transaction on its own, so on an autocommit connection this costs a single round trip.
     """
-    parameters = outbox_parameters(events)
+    parameters = events.parameters()
     parameters |= {f"submission_{c}": getattr(submission, c) for c in SUBMITTED}
     result = await connection.execute(_submission_statement(outbox), parameters)
     return result.first() is not None

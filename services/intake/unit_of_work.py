@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from services.common.outbox import (
     Outbox,
+    OutboxBatch,
     OutboxMessage,
     ProcessedEvents,
     SessionOutbox,
@@ -98,10 +99,12 @@ class PostgresSubmissions:
         session: Callable[[], AsyncSession],
         autocommit: Callable[[], Awaitable[AsyncConnection]],
         outbox: Table,
+        committed: Callable[[Sequence[OutboxBatch]], None] | None = None,
     ) -> None:
         self._session = session
         self._autocommit = autocommit
         self._outbox = outbox
+        self._committed = committed
 
     async def add_if_new(
         self, submission: NewSubmission, messages: Sequence[OutboxMessage]
@@ -110,7 +113,11 @@ class PostgresSubmissions:
         # Accepting is the hot path: one statement, one transaction by itself under autocommit,
         # so it costs one round trip with no BEGIN and COMMIT around it.
         connection = await self._autocommit()
-        return await store.add_submission(connection, self._outbox, submission, messages)
+        events = OutboxBatch.of(messages)
+        added = await store.add_submission(connection, self._outbox, submission, events)
+        if added and self._committed is not None:
+            self._committed([events])
+        return added
 
     async def find_by_reference(
         self, *, source_agency: str, source_reference: str
@@ -163,6 +170,7 @@ class PostgresUnitOfWork:
         *,
         outbox: Table,
         processed: Table,
+        committed: Callable[[Sequence[OutboxBatch]], None] | None = None,
     ) -> None:
         self._engine = engine
         self._sessions = sessions
@@ -171,7 +179,7 @@ class PostgresUnitOfWork:
         self._entered = False
         self._open_session: AsyncSession | None = None
         self._connection: AsyncConnection | None = None
-        self.submissions = PostgresSubmissions(self._session, self._autocommit, outbox)
+        self.submissions = PostgresSubmissions(self._session, self._autocommit, outbox, committed)
         self.progress = PostgresProgress(self._session)
 
     # The session and the autocommit connection are opened only when first used, so that
@@ -234,5 +242,9 @@ class PostgresUnitOfWork:
 def intake_unit_of_work(runtime: ServiceRuntime) -> PostgresUnitOfWork:
     """A new unit of work on the running service's database."""
     return PostgresUnitOfWork(
-        runtime.engine, runtime.sessions, outbox=runtime.outbox, processed=runtime.processed
+        runtime.engine,
+        runtime.sessions,
+        outbox=runtime.outbox,
+        processed=runtime.processed,
+        committed=runtime.relay.hand,
     )

@@ -65,7 +65,7 @@ def escalation_job(
         while True:
             partnership = holder.current  # one version for the whole pass
             try:
-                # Each unit of work wakes the outbox relay when it commits escalations.
+                # Each unit of work hands its escalations to the outbox relay when it commits.
                 unacknowledged = await service.escalate_overdue(
                     routing_unit_of_work(runtime), partnership, now=datetime.now(UTC)
                 )

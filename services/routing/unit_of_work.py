@@ -20,6 +20,7 @@ from schemas.v1.concern import ConcernSubmission
 from services.common.db import UnitOfWork
 from services.common.outbox import (
     Outbox,
+    OutboxBatch,
     ProcessedEvents,
     SessionOutbox,
     SessionProcessedEvents,
@@ -248,7 +249,7 @@ class SqlRoutingUnitOfWork:
         *,
         outbox: Table | None = None,
         processed: Table | None = None,
-        after_commit: Callable[[], None] | None = None,
+        after_commit: Callable[[Sequence[OutboxBatch]], None] | None = None,
     ) -> None:
         self._uow = uow
         self._outbox = outbox if outbox is not None else outbox_table(store.metadata)
@@ -266,7 +267,7 @@ class SqlRoutingUnitOfWork:
         self.decisions = SqlDecisions(session)
         self.changes = SqlChangeLog(session)
         self.policy_versions = SqlPolicyVersions(session)
-        self.outbox = SessionOutbox(session, self._outbox)
+        self.outbox = self._added = SessionOutbox(session, self._outbox)
         self.processed = SessionProcessedEvents(session, self._processed)
         return self
 
@@ -279,17 +280,18 @@ class SqlRoutingUnitOfWork:
         await self._uow.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        """Commit, then tell whoever publishes the outbox that there is more to send."""
+        """Commit, then hand what it added to whoever publishes the outbox."""
         await self._uow.commit()
-        if self._after_commit is not None:
-            self._after_commit()
+        added = self._added.take_added()
+        if self._after_commit is not None and added:
+            self._after_commit(added)
 
 
 def routing_unit_of_work(runtime: ServiceRuntime) -> SqlRoutingUnitOfWork:
-    """A unit of work on routing's database; each commit wakes the outbox relay."""
+    """A unit of work on routing's database; each commit hands its events to the outbox relay."""
     return SqlRoutingUnitOfWork(
         runtime.unit_of_work(),
         outbox=runtime.outbox,
         processed=runtime.processed,
-        after_commit=runtime.relay.wake,
+        after_commit=runtime.relay.hand,
     )

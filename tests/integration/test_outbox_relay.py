@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import inspect
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
-from sqlalchemy import MetaData, Table, insert, select, text
+from sqlalchemy import MetaData, Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from schemas.v1 import Envelope, Topic
 from services.common.db import async_url
-from services.common.outbox import OutboxRelay, _aiokafka_producer, outbox_table
+from services.common.outbox import (
+    OutboxBatch,
+    OutboxMessage,
+    OutboxRecord,
+    OutboxRelay,
+    _aiokafka_producer,
+    outbox_insert,
+    outbox_table,
+)
 from tests.infrastructure import Infrastructure
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -93,3 +108,159 @@ async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
     async with engine.connect() as connection:
         unsent = await connection.execute(select(table.c.id).where(table.c.sent_at.is_(None)))
         assert unsent.all() == []
+
+
+async def _topic(infrastructure: Infrastructure) -> str:
+    topic = f"relay-test-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return topic
+
+
+async def _read(infrastructure: Infrastructure, topic: str, count: int) -> list[bytes]:
+    """The values of the first `count` records on the topic (fails if fewer come)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        values: list[bytes] = []
+        while len(values) < count:
+            fetched = await consumer.getmany(timeout_ms=10_000)
+            assert fetched, f"only {len(values)} of {count} records arrived"
+            values.extend(r.value or b"" for batch in fetched.values() for r in batch)
+        extra = await consumer.getmany(timeout_ms=500)
+        values.extend(r.value or b"" for batch in extra.values() for r in batch)
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def _commit(engine: AsyncEngine, table: Table, topic: str, numbers: range) -> OutboxBatch:
+    """Events numbered so, written to the outbox and committed as a unit of work does; them."""
+    events = [
+        OutboxMessage(
+            Envelope(type="test.event", producer="test", correlation_id=f"n-{n}"),
+            Topic.AUDIT_EVENTS, "one-key",
+        )
+        for n in numbers
+    ]  # fmt: skip
+    batch = dataclasses.replace(OutboxBatch.of(events), topic=[topic] * len(events))
+    async with engine.begin() as connection:
+        await connection.execute(outbox_insert(table), batch.parameters())
+    return batch
+
+
+async def _unsent(engine: AsyncEngine, table: Table) -> int:
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(table.c.id).where(table.c.sent_at.is_(None)))
+        return len(rows.all())
+
+
+async def _until(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
+    for _ in range(100):
+        value = check()
+        if await value if inspect.isawaitable(value) else value:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within 10 s: {what}")
+
+
+async def _all_sent(engine: AsyncEngine, table: Table) -> bool:
+    return await _unsent(engine, table) == 0
+
+
+def _n(value: bytes) -> int:
+    return int(json.loads(value)["correlation_id"].removeprefix("n-"))
+
+
+async def test_handed_events_go_out_after_the_leftovers_and_are_marked_sent_later(
+    infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
+) -> None:
+    engine, table = outbox
+    topic = await _topic(infrastructure)
+    await _commit(engine, table, topic, range(3))  # a crashed process's, never handed over
+    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
+    await broker.start()
+    relay = OutboxRelay(engine, table, broker)
+    running = asyncio.create_task(relay.run(look_seconds=0.2))
+    try:
+        relay.hand([await _commit(engine, table, topic, range(3, 6))])
+        await _until(lambda: relay.published >= 6, "six published")
+        relay.hand([await _commit(engine, table, topic, range(6, 10))])
+        await _until(lambda: relay.published >= 10, "ten published")
+        # Sent from memory, marked at a later look: nothing is left unsent in the table.
+        await _until(lambda: _all_sent(engine, table), "every row marked sent")
+    finally:
+        relay.stop()
+        await running
+        await broker.stop()
+    values = await _read(infrastructure, topic, 10)
+    assert [_n(v) for v in values] == list(range(10))  # once each, the leftovers first
+
+
+async def test_after_a_failed_send_the_relay_sends_in_order_from_the_table(
+    infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
+) -> None:
+    engine, table = outbox
+    topic = await _topic(infrastructure)
+    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
+    await broker.start()
+    relay = OutboxRelay(engine, table, broker)
+    real_send = relay._send
+    failures = 1
+
+    async def failing_once(row: OutboxRecord, producer: Any) -> Any:
+        nonlocal failures
+        if row.correlation_id == "n-2" and failures:
+            failures -= 1
+            raise KafkaConnectionError("broker away")
+        return await real_send(row, producer)
+
+    relay._send = failing_once  # type: ignore[method-assign]
+    running = asyncio.create_task(relay.run(look_seconds=0.2))
+    try:
+        await _until(lambda: relay.direct, "the first look done")
+        relay.hand([await _commit(engine, table, topic, range(4))])
+        relay.hand([await _commit(engine, table, topic, range(4, 6))])
+        await _until(lambda: relay.published >= 6, "all six published")
+        await _until(lambda: _all_sent(engine, table), "every row marked sent")
+    finally:
+        relay.stop()
+        await running
+        await broker.stop()
+    assert failures == 0
+    values = [_n(v) for v in await _read(infrastructure, topic, 6)]
+    # 0 and 1 went out before 2 failed; then the table, in order, from 2 (maybe 0 and 1 again).
+    assert values[:2] == [0, 1]
+    assert values[-4:] == [2, 3, 4, 5]
+    assert sorted(set(values)) == list(range(6))
+
+
+async def test_a_look_that_only_comes_round_leaves_young_rows_alone(
+    infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
+) -> None:
+    engine, table = outbox
+    topic = await _topic(infrastructure)
+    await _commit(engine, table, topic, range(2))
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(table).values(created_at=func.now() - text("interval '1 minute'"))
+        )
+    await _commit(engine, table, topic, range(2, 4))
+    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
+    await broker.start()
+    try:
+        relay = OutboxRelay(engine, table, broker)
+        # The young ones may be on their way from another instance's memory.
+        assert await relay.publish_pending(settled_only=True) == 2
+        assert await relay.publish_pending(settled_only=True) == 0
+        assert await relay.publish_pending() == 2
+    finally:
+        await broker.stop()
+    assert [_n(v) for v in await _read(infrastructure, topic, 4)] == [0, 1, 2, 3]
