@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
@@ -58,13 +59,7 @@ async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
     infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
 ) -> None:
     engine, table = outbox
-    topic = f"relay-test-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
+    topic = await _topic(infrastructure)
     rows = [
         {"event_id": uuid.uuid4(), "topic": topic, "key": "concern-1" if i % 2 else None,
          "event_type": f"test.event.{i}", "correlation_id": f"corr-{i}", "payload": f'{{"n":{i}}}'}
@@ -85,19 +80,7 @@ async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
     finally:
         await broker.stop()
 
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
-    await consumer.start()
-    try:
-        records = []
-        while len(records) < 5:
-            fetched = await consumer.getmany(timeout_ms=5000)
-            assert fetched, f"only {len(records)} of 5 records arrived"
-            records.extend(r for batch in fetched.values() for r in batch)
-    finally:
-        await consumer.stop()
+    records = await _read(infrastructure, topic, 5)
     assert [r.value for r in records] == [row["payload"].encode() for row in rows]
     assert [r.key for r in records] == [row["key"].encode() if row["key"] else None for row in rows]
     assert [dict(r.headers) for r in records] == [
@@ -105,9 +88,7 @@ async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
          "correlation_id": row["correlation_id"].encode()}
         for row in rows
     ]  # fmt: skip
-    async with engine.connect() as connection:
-        unsent = await connection.execute(select(table.c.id).where(table.c.sent_at.is_(None)))
-        assert unsent.all() == []
+    assert await _unsent(engine, table) == 0
 
 
 async def _topic(infrastructure: Infrastructure) -> str:
@@ -121,24 +102,26 @@ async def _topic(infrastructure: Infrastructure) -> str:
     return topic
 
 
-async def _read(infrastructure: Infrastructure, topic: str, count: int) -> list[bytes]:
-    """The values of the first `count` records on the topic (fails if fewer come)."""
+async def _read(
+    infrastructure: Infrastructure, topic: str, count: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on the topic, at least `count` of them (fails if fewer come)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=infrastructure.kafka_bootstrap_servers,
         auto_offset_reset="earliest", enable_auto_commit=False,
     )  # fmt: skip
     await consumer.start()
     try:
-        values: list[bytes] = []
-        while len(values) < count:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while len(records) < count:
             fetched = await consumer.getmany(timeout_ms=10_000)
-            assert fetched, f"only {len(values)} of {count} records arrived"
-            values.extend(r.value or b"" for batch in fetched.values() for r in batch)
+            assert fetched, f"only {len(records)} of {count} records arrived"
+            records.extend(r for batch in fetched.values() for r in batch)
         extra = await consumer.getmany(timeout_ms=500)
-        values.extend(r.value or b"" for batch in extra.values() for r in batch)
+        records.extend(r for batch in extra.values() for r in batch)
     finally:
         await consumer.stop()
-    return values
+    return records
 
 
 async def _commit(engine: AsyncEngine, table: Table, topic: str, numbers: range) -> OutboxBatch:
@@ -175,8 +158,34 @@ async def _all_sent(engine: AsyncEngine, table: Table) -> bool:
     return await _unsent(engine, table) == 0
 
 
-def _n(value: bytes) -> int:
-    return int(json.loads(value)["correlation_id"].removeprefix("n-"))
+Send = Callable[[OutboxRecord, Any], Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def _running_relay(
+    infrastructure: Infrastructure,
+    engine: AsyncEngine,
+    table: Table,
+    *,
+    send: Callable[[Send], Send] | None = None,
+) -> AsyncIterator[OutboxRelay]:
+    """A relay running on its own broker connection (its sends wrapped by `send`), then stopped."""
+    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
+    await broker.start()
+    relay = OutboxRelay(engine, table, broker)
+    if send is not None:
+        relay._send = send(relay._send)  # type: ignore[method-assign]
+    running = asyncio.create_task(relay.run(look_seconds=0.2))
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await running
+        await broker.stop()
+
+
+def _numbers(records: list[ConsumerRecord[bytes, bytes]]) -> list[int]:
+    return [int(json.loads(r.value or b"")["correlation_id"].removeprefix("n-")) for r in records]
 
 
 async def test_handed_events_go_out_after_the_leftovers_and_are_marked_sent_later(
@@ -185,23 +194,15 @@ async def test_handed_events_go_out_after_the_leftovers_and_are_marked_sent_late
     engine, table = outbox
     topic = await _topic(infrastructure)
     await _commit(engine, table, topic, range(3))  # a crashed process's, never handed over
-    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
-    await broker.start()
-    relay = OutboxRelay(engine, table, broker)
-    running = asyncio.create_task(relay.run(look_seconds=0.2))
-    try:
+    async with _running_relay(infrastructure, engine, table) as relay:
         relay.hand([await _commit(engine, table, topic, range(3, 6))])
         await _until(lambda: relay.published >= 6, "six published")
         relay.hand([await _commit(engine, table, topic, range(6, 10))])
         await _until(lambda: relay.published >= 10, "ten published")
         # Sent from memory, marked at a later look: nothing is left unsent in the table.
         await _until(lambda: _all_sent(engine, table), "every row marked sent")
-    finally:
-        relay.stop()
-        await running
-        await broker.stop()
-    values = await _read(infrastructure, topic, 10)
-    assert [_n(v) for v in values] == list(range(10))  # once each, the leftovers first
+    # Once each, the leftovers first.
+    assert _numbers(await _read(infrastructure, topic, 10)) == list(range(10))
 
 
 async def test_after_a_failed_send_the_relay_sends_in_order_from_the_table(
@@ -209,33 +210,26 @@ async def test_after_a_failed_send_the_relay_sends_in_order_from_the_table(
 ) -> None:
     engine, table = outbox
     topic = await _topic(infrastructure)
-    broker = KafkaBroker(infrastructure.kafka_bootstrap_servers)
-    await broker.start()
-    relay = OutboxRelay(engine, table, broker)
-    real_send = relay._send
     failures = 1
 
-    async def failing_once(row: OutboxRecord, producer: Any) -> Any:
-        nonlocal failures
-        if row.correlation_id == "n-2" and failures:
-            failures -= 1
-            raise KafkaConnectionError("broker away")
-        return await real_send(row, producer)
+    def failing_once(send: Send) -> Send:
+        async def sending(row: OutboxRecord, producer: Any) -> Any:
+            nonlocal failures
+            if row.correlation_id == "n-2" and failures:
+                failures -= 1
+                raise KafkaConnectionError("broker away")
+            return await send(row, producer)
 
-    relay._send = failing_once  # type: ignore[method-assign]
-    running = asyncio.create_task(relay.run(look_seconds=0.2))
-    try:
+        return sending
+
+    async with _running_relay(infrastructure, engine, table, send=failing_once) as relay:
         await _until(lambda: relay.direct, "the first look done")
         relay.hand([await _commit(engine, table, topic, range(4))])
         relay.hand([await _commit(engine, table, topic, range(4, 6))])
         await _until(lambda: relay.published >= 6, "all six published")
         await _until(lambda: _all_sent(engine, table), "every row marked sent")
-    finally:
-        relay.stop()
-        await running
-        await broker.stop()
     assert failures == 0
-    values = [_n(v) for v in await _read(infrastructure, topic, 6)]
+    values = _numbers(await _read(infrastructure, topic, 6))
     # 0 and 1 went out before 2 failed; then the table, in order, from 2 (maybe 0 and 1 again).
     assert values[:2] == [0, 1]
     assert values[-4:] == [2, 3, 4, 5]
@@ -263,4 +257,4 @@ async def test_a_look_that_only_comes_round_leaves_young_rows_alone(
         assert await relay.publish_pending() == 2
     finally:
         await broker.stop()
-    assert [_n(v) for v in await _read(infrastructure, topic, 4)] == [0, 1, 2, 3]
+    assert _numbers(await _read(infrastructure, topic, 4)) == [0, 1, 2, 3]
