@@ -19,8 +19,9 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, wait_expon
 from services.common.auth import TokenVerifier
 from services.common.db import UnitOfWork, database_ready, make_engine, migrate_async
 from services.common.kafka import ensure_topics, make_broker
-from services.common.outbox import OutboxRelay, outbox_table, processed_events_table
+from services.common.outbox import outbox_table, processed_events_table
 from services.common.outbox_pruning import OutboxPruner
+from services.common.outbox_relay import OutboxRelay
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()

@@ -26,11 +26,10 @@ from services.common.outbox import (
     OutboxBatch,
     OutboxMessage,
     OutboxRecord,
-    OutboxRelay,
-    _aiokafka_producer,
     outbox_insert,
     outbox_table,
 )
+from services.common.outbox_relay import OutboxRelay, _aiokafka_producer
 from tests.infrastructure import Infrastructure
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
