@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import unnested_rows
+from services.common.deferred import defer
 from services.common.messages import OutboxMessage as OutboxMessage  # re-exported
 
 log = structlog.get_logger()
@@ -72,10 +73,14 @@ def processed_events_table(metadata: MetaData) -> Table:
 async def enqueue_all(
     session: AsyncSession, outbox: Table, events: Iterable[OutboxMessage]
 ) -> OutboxBatch:
-    """Add several events to the outbox inside the caller's transaction; them, as stored."""
+    """Add several events to the outbox inside the caller's transaction; them, as stored.
+
+    The insert is deferred (services.common.deferred): it goes with the next statement or the
+    commit, since nothing reads the outbox before the commit.
+    """
     batch = OutboxBatch.of(list(events))
     if batch:
-        await session.execute(outbox_insert(outbox), batch.parameters())
+        defer(session, outbox_insert(outbox), batch.parameters())
     return batch
 
 

@@ -35,6 +35,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
+from services.common.db import unnested_parameters, unnested_rows
+from services.common.deferred import defer
 from services.routing.retention import retained_concern
 from services.routing.state import SEVERITY_RANK, InboxQuery, StoredNotification
 
@@ -116,28 +118,41 @@ def _stored(row: Any) -> StoredNotification:
     )
 
 
+NOTIFICATION_COLUMNS = (
+    "notification_id", "concern_id", "recipient_agency", "kind", "severity", "acknowledge_by",
+    "decide_by", "payload", "status",
+)  # fmt: skip
+ADD_NOTIFICATIONS = insert(notifications).from_select(
+    list(NOTIFICATION_COLUMNS),
+    unnested_rows(notifications, NOTIFICATION_COLUMNS, prefix="notification"),
+)
+
+
 async def add_notifications(
     session: AsyncSession, routed: Sequence[NotificationRoutedPayload]
 ) -> None:
-    """Persist notifications for their recipients' inboxes."""
+    """Persist notifications for their recipients' inboxes (deferred: with the next statement
+    or the commit)."""
     if not routed:
         return
-    await session.execute(
-        insert(notifications),
-        [
-            {
-                "notification_id": n.notification_id,
-                "concern_id": n.concern_id,
-                "recipient_agency": n.recipient_agency,
-                "kind": n.kind.value,
-                "severity": n.severity.value,
-                "acknowledge_by": n.acknowledge_by,
-                "decide_by": n.decide_by,
-                "payload": n.model_dump(mode="json"),
-                "status": "new",
-            }
-            for n in routed
-        ],
+    rows = [
+        {
+            "notification_id": n.notification_id,
+            "concern_id": n.concern_id,
+            "recipient_agency": n.recipient_agency,
+            "kind": n.kind.value,
+            "severity": n.severity.value,
+            "acknowledge_by": n.acknowledge_by,
+            "decide_by": n.decide_by,
+            "payload": n.model_dump(mode="json"),
+            "status": "new",
+        }
+        for n in routed
+    ]
+    defer(
+        session,
+        ADD_NOTIFICATIONS,
+        unnested_parameters(rows, NOTIFICATION_COLUMNS, prefix="notification"),
     )
 
 
@@ -229,22 +244,29 @@ async def acknowledge(
     return result.first() is not None
 
 
+CONCERN_COLUMNS = ("concern_id", "payload", "source_agency", "received_at")
+ADD_CONCERNS = (
+    pg_insert(concerns)
+    .from_select(list(CONCERN_COLUMNS), unnested_rows(concerns, CONCERN_COLUMNS, prefix="concern"))
+    .on_conflict_do_nothing()
+)
+
+
 async def add_concerns(session: AsyncSession, received: Sequence[ConcernReceivedPayload]) -> None:
-    """Keep routed concerns (once each) for escalations that need them later."""
+    """Keep routed concerns (once each) for escalations that need them later (deferred: with the
+    next statement or the commit)."""
     if not received:
         return
-    await session.execute(
-        pg_insert(concerns).on_conflict_do_nothing(),
-        [
-            {
-                "concern_id": r.concern_id,
-                "payload": r.concern.model_dump(mode="json"),
-                "source_agency": r.source_agency,
-                "received_at": r.received_at,
-            }
-            for r in received
-        ],
-    )
+    rows = [
+        {
+            "concern_id": r.concern_id,
+            "payload": r.concern.model_dump(mode="json"),
+            "source_agency": r.source_agency,
+            "received_at": r.received_at,
+        }
+        for r in received
+    ]
+    defer(session, ADD_CONCERNS, unnested_parameters(rows, CONCERN_COLUMNS, prefix="concern"))
 
 
 async def find_concerns(

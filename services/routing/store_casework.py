@@ -23,12 +23,12 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.deferred import defer
 from services.routing.state import ChangeEntry, DecisionRecord, StoredNotification
 from services.routing.store import SCHEMA, _stored, metadata, notifications
 
@@ -71,9 +71,13 @@ CHANGE_LOG_LOCK = 0x5AFE_C4A6
 
 def _append_statement() -> Any:
     rows = select(
-        func.unnest(bindparam("agencies", type_=ARRAY(String))),
-        func.unnest(bindparam("ids", type_=ARRAY(Uuid))),
-        func.unnest(bindparam("changes", type_=ARRAY(String))),
+        func.unnest(bindparam("change_agencies", type_=ARRAY(String))),
+        func.unnest(bindparam("change_ids", type_=ARRAY(Uuid))),
+        func.unnest(bindparam("change_changes", type_=ARRAY(String))),
+    ).where(
+        # Taken before the first row's seq is drawn (PostgreSQL evaluates it once, as a
+        # one-time filter, before producing any row), and so in the statement itself.
+        func.pg_advisory_xact_lock(CHANGE_LOG_LOCK).is_not(None)
     )
     return insert(changes).from_select(["agency", "notification_id", "change"], rows)
 
@@ -82,16 +86,20 @@ APPEND = _append_statement()
 
 
 async def append_changes(session: AsyncSession, entries: Sequence[ChangeEntry]) -> None:
-    """Add these lines to the change log in one statement; call it last before the commit."""
+    """Add these lines to the change log in one statement; call it last before the commit.
+
+    Deferred (services.common.deferred): it goes with the commit, or with the next statement,
+    and takes the change log's lock there.
+    """
     if not entries:
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHANGE_LOG_LOCK})
-    await session.execute(
+    defer(
+        session,
         APPEND,
         {
-            "agencies": [e.agency for e in entries],
-            "ids": [e.notification_id for e in entries],
-            "changes": [e.change for e in entries],
+            "change_agencies": [e.agency for e in entries],
+            "change_ids": [e.notification_id for e in entries],
+            "change_changes": [e.change for e in entries],
         },
     )
 

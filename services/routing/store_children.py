@@ -38,17 +38,22 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     delete,
     func,
+    insert,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.v1 import ConcernReceivedPayload
 from schemas.v1.events import ChronologyEntry
+from services.common.db import unnested_parameters, unnested_rows
+from services.common.deferred import defer
 from services.routing.routing import IndexedChild
 from services.routing.store import SCHEMA, metadata
 
@@ -81,6 +86,36 @@ child_concerns = Table(
     Column("category", String(50), nullable=False),
     Column("severity", String(20), nullable=False),
     Column("source_agency", String(100), nullable=False),
+)
+
+CHILD_COLUMNS = ("child_id", "created_at")
+ADD_CHILDREN = insert(children).from_select(
+    list(CHILD_COLUMNS), unnested_rows(children, CHILD_COLUMNS, prefix="child")
+)
+KEY_COLUMNS = ("key", "child_id")
+ADD_CHILD_KEYS = (
+    pg_insert(child_keys)
+    .from_select(list(KEY_COLUMNS), unnested_rows(child_keys, KEY_COLUMNS, prefix="key"))
+    .on_conflict_do_nothing()
+)
+ENTRY_COLUMNS = (
+    "concern_id", "child_id", "received_at", "occurred_at", "category", "severity",
+    "source_agency",
+)  # fmt: skip
+ADD_CHILD_CONCERNS = (
+    pg_insert(child_concerns)
+    .from_select(list(ENTRY_COLUMNS), unnested_rows(child_concerns, ENTRY_COLUMNS, prefix="entry"))
+    .on_conflict_do_nothing()
+)
+_alerted = select(
+    func.unnest(bindparam("alerted_ids", type_=ARRAY(Uuid))).label("child_id"),
+    func.unnest(bindparam("alerted_at", type_=ARRAY(DateTime(timezone=True)))).label("at"),
+).subquery("alerted")
+# Every child whose latest alert moves, in one statement.
+MARK_ALERTED = (
+    update(children)
+    .where(children.c.child_id == _alerted.c.child_id)
+    .values(last_alerted_at=_alerted.c.at)
 )
 
 secrets = Table(
@@ -169,13 +204,27 @@ async def record_concerns(
         else:
             chosen[root] = uuid4()
             new_children.append({"child_id": chosen[root], "created_at": now})
+    # Sent as one statement with the lock on the children just below (deferred inserts).
     if new_children:
-        await session.execute(children.insert(), new_children)
-    if all_keys:
-        await session.execute(
-            pg_insert(child_keys).on_conflict_do_nothing(),
-            [{"key": key, "child_id": chosen[groups.root(("key", key))]} for key in all_keys],
+        defer(
+            session, ADD_CHILDREN, unnested_parameters(new_children, CHILD_COLUMNS, prefix="child")
         )
+    if all_keys:
+        keyed = [{"key": key, "child_id": chosen[groups.root(("key", key))]} for key in all_keys]
+        defer(session, ADD_CHILD_KEYS, unnested_parameters(keyed, KEY_COLUMNS, prefix="key"))
+    added = [
+        {
+            "concern_id": received.concern_id,
+            "child_id": chosen[groups.root(("concern", index))],
+            "received_at": received.received_at,
+            "occurred_at": received.concern.occurred_at,
+            "category": received.concern.category.value,
+            "severity": received.concern.severity.value,
+            "source_agency": received.source_agency,
+        }
+        for index, (_, received) in enumerate(concerns)
+    ]
+    defer(session, ADD_CHILD_CONCERNS, unnested_parameters(added, ENTRY_COLUMNS, prefix="entry"))
     alerted = {
         row.child_id: row.last_alerted_at
         for row in await session.execute(
@@ -185,21 +234,6 @@ async def record_concerns(
             .with_for_update()
         )
     }
-    await session.execute(
-        pg_insert(child_concerns).on_conflict_do_nothing(),
-        [
-            {
-                "concern_id": received.concern_id,
-                "child_id": chosen[groups.root(("concern", index))],
-                "received_at": received.received_at,
-                "occurred_at": received.concern.occurred_at,
-                "category": received.concern.category.value,
-                "severity": received.concern.severity.value,
-                "source_agency": received.source_agency,
-            }
-            for index, (_, received) in enumerate(concerns)
-        ],
-    )
     result = []
     for index in range(len(concerns)):
         child_id = chosen[groups.root(("concern", index))]
@@ -264,10 +298,11 @@ async def find_chronologies(
 
 async def mark_alerted(session: AsyncSession, alerted: Mapping[UUID, datetime]) -> None:
     """Record, per child, the received time of the concern that raised its latest alert."""
-    for child_id, at in alerted.items():
-        await session.execute(
-            update(children).where(children.c.child_id == child_id).values(last_alerted_at=at)
-        )
+    if not alerted:
+        return
+    await session.execute(
+        MARK_ALERTED, {"alerted_ids": list(alerted), "alerted_at": list(alerted.values())}
+    )
 
 
 async def find_child_ids(session: AsyncSession, concern_ids: Sequence[UUID]) -> dict[UUID, UUID]:
