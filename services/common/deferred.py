@@ -4,7 +4,7 @@ Each statement sent to PostgreSQL is a round trip that a batch handler waits out
 nothing in the same transaction reads before the commit (notifications, the outbox, the change
 log) need not go one by one: `defer()` keeps them, and the session sends everything kept as a
 single statement (data-modifying CTEs) just before its next statement of any kind, or just
-before it commits. A rollback drops them.
+before it commits. A rollback, or closing the session, drops them.
 
 The statements sent together see one snapshot and run in no set order, so only inserts are
 deferred, and never one that another deferred insert reads; foreign keys are checked at the end
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Executable, Select, event, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.dml import Insert
 
 _KEY = "deferred_inserts"
@@ -33,6 +33,9 @@ def defer(
     session: AsyncSession, statement: Insert, parameters: Mapping[str, Sequence[Any]]
 ) -> None:
     """Send this insert with the session's next statement or commit (see the module's doc)."""
+    if session.in_nested_transaction():
+        # A savepoint rolled back would take with it what was deferred before it began.
+        raise RuntimeError("inserts are not deferred inside a savepoint")
     pending: dict[Insert, dict[str, list[Any]]] = session.info.setdefault(_KEY, {})
     kept = pending.get(statement)
     if kept is None:
@@ -84,6 +87,8 @@ def _before_commit(session: Session) -> None:
         flush_deferred(session)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # A commit has sent everything (before_commit); a rollback, or a close, drops it.
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
