@@ -26,6 +26,7 @@ from faststream.security import (
 from pydantic import BaseModel
 
 from schemas.v1 import TOPICS
+from services.common.offsets import CommitBehind
 from services.common.settings import ServiceSettings
 
 log = structlog.get_logger()
@@ -77,7 +78,8 @@ def make_broker(settings: ServiceSettings, *, client_id: str) -> KafkaBroker:
         allow_auto_create_topics=False,
         linger_ms=2,
         graceful_timeout=10.0,
-        middlewares=(PauseBeforeRedelivery,),
+        # Outermost first: a failure pauses and is redelivered; a success commits behind.
+        middlewares=(PauseBeforeRedelivery, CommitBehind),
         # Through the root handler as JSON; per-message lines only at DEBUG.
         logger=logging.getLogger("faststream.kafka"),
         log_level=logging.DEBUG,
