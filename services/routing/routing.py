@@ -29,6 +29,15 @@ class IndexedChild:
 
 
 @dataclass(frozen=True)
+class IndexedConcerns:
+    """A batch's concerns in the child index: each one's child, in batch order, and each of
+    those children's chronology (its concerns, the batch's included, oldest first)."""
+
+    children: list[IndexedChild]
+    chronologies: dict[UUID, list[ChronologyEntry]]
+
+
+@dataclass(frozen=True)
 class ConcernOutcome:
     """Where one concern of the batch went, for the log: ids and agency ids only."""
 

@@ -49,11 +49,12 @@ async def route_received_concerns(
         batch = first_deliveries_of(events, fresh)
         if not batch:
             return RoutedBatch()
-        children = await uow.children.record_concerns(
+        indexed = await uow.children.record_concerns(
             child_index_entries(batch, secret=secret), now=now
         )
-        chronologies = await uow.children.chronologies({c.child_id for c in children})
-        routed = route_batch(batch, children, chronologies, partnership=partnership, now=now)
+        routed = route_batch(
+            batch, indexed.children, indexed.chronologies, partnership=partnership, now=now
+        )
         await uow.children.mark_alerted(routed.newly_alerted)
         await uow.notifications.add(routed.notifications)
         await uow.concerns.add([e.payload for e in batch])

@@ -24,7 +24,7 @@ holds the key beside the index: acceptable for the local stack and tests only.
 from __future__ import annotations
 
 import secrets as random_secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -54,7 +54,7 @@ from schemas.v1 import ConcernReceivedPayload
 from schemas.v1.events import ChronologyEntry
 from services.common.db import unnested_parameters, unnested_rows
 from services.common.deferred import defer
-from services.routing.routing import IndexedChild
+from services.routing.routing import IndexedChild, IndexedConcerns
 from services.routing.store import SCHEMA, metadata
 
 INDEX_KEY_NAME = "child-index-key"
@@ -118,6 +118,19 @@ MARK_ALERTED = (
     .values(last_alerted_at=_alerted.c.at)
 )
 
+# Lock the children and read their chronologies in one statement: oldest concern first.
+_LOCKED_WITH_CHRONOLOGIES = (
+    select(
+        children.c.child_id, children.c.last_alerted_at, child_concerns.c.concern_id,
+        child_concerns.c.received_at, child_concerns.c.occurred_at, child_concerns.c.category,
+        child_concerns.c.severity, child_concerns.c.source_agency,
+    )
+    .outerjoin(child_concerns, child_concerns.c.child_id == children.c.child_id)
+    .where(children.c.child_id == func.any(bindparam("locked", type_=ARRAY(Uuid))))
+    .order_by(children.c.child_id, child_concerns.c.received_at, child_concerns.c.concern_id)
+    .with_for_update(of=children)
+)  # fmt: skip
+
 secrets = Table(
     "secrets",
     metadata,
@@ -155,8 +168,9 @@ async def record_concerns(
     concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
     *,
     now: datetime,
-) -> list[IndexedChild]:
-    """The child of each (keys, concern), found, created or merged, with the concerns added.
+) -> IndexedConcerns:
+    """The child of each (keys, concern), found, created or merged, with the concerns added;
+    the children locked, each with its chronology.
 
     Concerns of one batch that share a key are about one child, as they would be one at a time.
     """
@@ -225,20 +239,22 @@ async def record_concerns(
         for index, (_, received) in enumerate(concerns)
     ]
     defer(session, ADD_CHILD_CONCERNS, unnested_parameters(added, ENTRY_COLUMNS, prefix="entry"))
-    alerted = {
-        row.child_id: row.last_alerted_at
-        for row in await session.execute(
-            select(children.c.child_id, children.c.last_alerted_at)
-            .where(children.c.child_id.in_(set(chosen.values())))
-            .order_by(children.c.child_id)
-            .with_for_update()
-        )
-    }
+    # The children locked (in id order) with every concern of theirs, new ones included.
+    alerted: dict[UUID, datetime | None] = {}
+    chronologies: dict[UUID, list[ChronologyEntry]] = {}
+    locked = await session.execute(
+        _LOCKED_WITH_CHRONOLOGIES, {"locked": sorted(set(chosen.values()))}
+    )
+    for entry in locked:
+        alerted[entry.child_id] = entry.last_alerted_at
+        entries = chronologies.setdefault(entry.child_id, [])
+        if entry.concern_id is not None:
+            entries.append(ChronologyEntry.model_validate(entry, from_attributes=True))
     result = []
     for index in range(len(concerns)):
         child_id = chosen[groups.root(("concern", index))]
         result.append(IndexedChild(child_id=child_id, last_alerted_at=alerted[child_id]))
-    return result
+    return IndexedConcerns(children=result, chronologies=chronologies)
 
 
 class _Groups:
@@ -277,23 +293,6 @@ async def _merge_children(session: AsyncSession, *, into: UUID, others: list[UUI
     await session.execute(
         update(children).where(children.c.child_id == into).values(last_alerted_at=latest)
     )
-
-
-async def find_chronologies(
-    session: AsyncSession, child_ids: Collection[UUID]
-) -> dict[UUID, list[ChronologyEntry]]:
-    """Each child's concerns, oldest first: when, what and from whom."""
-    found: dict[UUID, list[ChronologyEntry]] = {child_id: [] for child_id in child_ids}
-    if not child_ids:
-        return found
-    rows = await session.execute(
-        select(child_concerns)
-        .where(child_concerns.c.child_id.in_(set(child_ids)))
-        .order_by(child_concerns.c.received_at, child_concerns.c.concern_id)
-    )
-    for row in rows:
-        found[row.child_id].append(ChronologyEntry.model_validate(row, from_attributes=True))
-    return found
 
 
 async def mark_alerted(session: AsyncSession, alerted: Mapping[UUID, datetime]) -> None:

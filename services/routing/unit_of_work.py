@@ -6,7 +6,7 @@ one over one SQLAlchemy transaction, wrapping store.py, store_children.py and st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
+from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
 from services.common.db import UnitOfWork
 from services.common.outbox import (
@@ -31,7 +31,7 @@ from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.routing import store, store_casework, store_children, store_policies
 from services.routing.repositories import ChangeLog, Decisions, SqlChangeLog, SqlDecisions
-from services.routing.routing import IndexedChild
+from services.routing.routing import IndexedConcerns
 from services.routing.state import InboxQuery, StoredNotification
 
 
@@ -83,11 +83,9 @@ class ChildIndex(Protocol):
 
     async def record_concerns(
         self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
-    ) -> list[IndexedChild]:
-        """The child of each (match keys, concern), found, created or merged, concern added."""
-
-    async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
-        """Each child's concerns, oldest first."""
+    ) -> IndexedConcerns:
+        """The child of each (match keys, concern), found, created or merged, concern added;
+        each of those children's concerns, oldest first."""
 
     async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
         """Record, per child, the received time of the concern that raised its latest alert."""
@@ -191,13 +189,9 @@ class SqlChildIndex:
 
     async def record_concerns(
         self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
-    ) -> list[IndexedChild]:
+    ) -> IndexedConcerns:
         """Find, create or merge each concern's child, locked for this transaction."""
         return await store_children.record_concerns(self._session, concerns, now=now)
-
-    async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
-        """Each child's concerns, oldest first."""
-        return await store_children.find_chronologies(self._session, child_ids)
 
     async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
         """Record each child's latest alert."""

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
-from services.routing.routing import IndexedChild, chronology_entry
+from services.routing.routing import IndexedChild, IndexedConcerns, chronology_entry
 from services.routing.state import ChangeEntry, DecisionRecord, InboxQuery, StoredNotification
 from services.routing.views import worklist_key
 from tests.unit.fakes import FakeOutbox, FakeProcessedEvents
@@ -254,7 +254,7 @@ class FakeChildIndex:
 
     async def record_concerns(
         self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
-    ) -> list[IndexedChild]:
+    ) -> IndexedConcerns:
         state = self._uow.state
         parent: dict[object, object] = {}
 
@@ -296,7 +296,7 @@ class FakeChildIndex:
                 received.concern_id, (child_id, chronology_entry(received))
             )
             result.append(IndexedChild(child_id, state.children[child_id].last_alerted_at))
-        return result
+        return IndexedConcerns(result, await self.chronologies({c.child_id for c in result}))
 
     def _merge(self, *, into: UUID, others: list[UUID]) -> None:
         state = self._uow.state
@@ -312,6 +312,7 @@ class FakeChildIndex:
             del state.children[child_id]
 
     async def chronologies(self, child_ids: Collection[UUID]) -> dict[UUID, list[ChronologyEntry]]:
+        """Each child's concerns, oldest first."""
         found: dict[UUID, list[ChronologyEntry]] = {child_id: [] for child_id in child_ids}
         for child_id, entry in self._uow.state.child_concerns.values():
             if child_id in found:
