@@ -6,12 +6,11 @@ import functools
 from collections.abc import Sequence
 
 from sqlalchemy import Column, ColumnElement, Index, Insert, String, Table, Uuid, and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schemas.v1 import AuditAction, AuditEvent
 from services.audit.store import entries, metadata
-from services.common.db import unnested_parameters, unnested_rows
+from services.common.db import unnested_insert, unnested_parameters
 
 # Entries about a whole concern rather than one agency's notification: how it reached each
 # recipient. Every recipient agency's auditor sees these for the concerns it received.
@@ -60,11 +59,7 @@ def notification_recipient(event: AuditEvent) -> dict[str, object] | None:
 def _index_insert(table: Table) -> tuple[Insert, tuple[str, ...]]:
     """The one INSERT of an index table's rows from unnested arrays, and its columns."""
     columns = tuple(column.name for column in table.columns)
-    statement = (
-        pg_insert(table)
-        .from_select(columns, unnested_rows(table, columns, prefix=table.name))
-        .on_conflict_do_nothing()
-    )
+    statement = unnested_insert(table, columns, prefix=table.name).on_conflict_do_nothing()
     return statement, columns
 
 

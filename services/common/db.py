@@ -11,8 +11,9 @@ from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, Select, Table, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, MetaData, Select, Table, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -44,6 +45,21 @@ def unnested_rows(table: Table, columns: Sequence[str], *, prefix: str) -> Selec
             for name in columns
         )
     )
+
+
+def unnested_insert(
+    table: Table,
+    columns: Sequence[str],
+    *,
+    prefix: str,
+    only_if: ColumnElement[bool] | None = None,
+) -> Insert:
+    """The INSERT of unnested_rows() into the table (only when `only_if` holds); add
+    `.on_conflict_do_nothing()` for rows that may be there already."""
+    rows = unnested_rows(table, columns, prefix=prefix)
+    if only_if is not None:
+        rows = rows.where(only_if)
+    return pg_insert(table).from_select(list(columns), rows)
 
 
 def unnested_parameters(

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     func,
-    insert,
     select,
     text,
 )
@@ -31,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import unnested_rows
+from services.common.db import unnested_insert
 from services.common.deferred import defer
 from services.common.messages import OutboxMessage as OutboxMessage  # re-exported
 
@@ -89,15 +88,9 @@ OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "correlation_id", "p
 
 @functools.cache
 def outbox_insert(outbox: Table, *, only_if: ColumnElement[bool] | None = None) -> Insert:
-    """The INSERT of a batch of events into the outbox (only when `only_if` holds).
-
-    Column arrays unnested side by side: one statement, built and prepared once, for any number
-    of rows; outbox_parameters() gives its parameters.
-    """
-    rows = unnested_rows(outbox, OUTBOX_COLUMNS, prefix="outbox")
-    if only_if is not None:
-        rows = rows.where(only_if)
-    return insert(outbox).from_select(list(OUTBOX_COLUMNS), rows)
+    """The INSERT of a batch of events into the outbox (only when `only_if` holds); its
+    parameters are OutboxBatch.parameters()."""
+    return unnested_insert(outbox, OUTBOX_COLUMNS, prefix="outbox", only_if=only_if)
 
 
 class OutboxRecord(NamedTuple):
@@ -168,11 +161,6 @@ class OutboxBatch:
             "outbox_correlation_id": self.correlation_id,
             "outbox_payload": self.payload,
         }
-
-
-def outbox_parameters(events: Sequence[OutboxMessage]) -> dict[str, Any]:
-    """The parameters of outbox_insert() for these events."""
-    return OutboxBatch.of(events).parameters()
 
 
 async def first_deliveries(

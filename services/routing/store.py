@@ -22,20 +22,18 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    insert,
     or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from schemas.v1 import ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
-from services.common.db import unnested_parameters, unnested_rows
+from services.common.db import unnested_insert, unnested_parameters
 from services.common.deferred import defer
 from services.routing.retention import retained_concern
 from services.routing.state import SEVERITY_RANK, InboxQuery, StoredNotification
@@ -122,10 +120,7 @@ NOTIFICATION_COLUMNS = (
     "notification_id", "concern_id", "recipient_agency", "kind", "severity", "acknowledge_by",
     "decide_by", "payload", "status",
 )  # fmt: skip
-ADD_NOTIFICATIONS = insert(notifications).from_select(
-    list(NOTIFICATION_COLUMNS),
-    unnested_rows(notifications, NOTIFICATION_COLUMNS, prefix="notification"),
-)
+ADD_NOTIFICATIONS = unnested_insert(notifications, NOTIFICATION_COLUMNS, prefix="notification")
 
 
 async def add_notifications(
@@ -245,11 +240,7 @@ async def acknowledge(
 
 
 CONCERN_COLUMNS = ("concern_id", "payload", "source_agency", "received_at")
-ADD_CONCERNS = (
-    pg_insert(concerns)
-    .from_select(list(CONCERN_COLUMNS), unnested_rows(concerns, CONCERN_COLUMNS, prefix="concern"))
-    .on_conflict_do_nothing()
-)
+ADD_CONCERNS = unnested_insert(concerns, CONCERN_COLUMNS, prefix="concern").on_conflict_do_nothing()
 
 
 async def add_concerns(session: AsyncSession, received: Sequence[ConcernReceivedPayload]) -> None:

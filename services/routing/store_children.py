@@ -41,7 +41,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     text,
     update,
@@ -52,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from schemas.v1 import ConcernReceivedPayload
 from schemas.v1.events import ChronologyEntry
-from services.common.db import unnested_parameters, unnested_rows
+from services.common.db import unnested_insert, unnested_parameters
 from services.common.deferred import defer
 from services.routing.routing import IndexedChild, IndexedConcerns
 from services.routing.store import SCHEMA, metadata
@@ -89,24 +88,16 @@ child_concerns = Table(
 )
 
 CHILD_COLUMNS = ("child_id", "created_at")
-ADD_CHILDREN = insert(children).from_select(
-    list(CHILD_COLUMNS), unnested_rows(children, CHILD_COLUMNS, prefix="child")
-)
+ADD_CHILDREN = unnested_insert(children, CHILD_COLUMNS, prefix="child")
 KEY_COLUMNS = ("key", "child_id")
-ADD_CHILD_KEYS = (
-    pg_insert(child_keys)
-    .from_select(list(KEY_COLUMNS), unnested_rows(child_keys, KEY_COLUMNS, prefix="key"))
-    .on_conflict_do_nothing()
-)
+ADD_CHILD_KEYS = unnested_insert(child_keys, KEY_COLUMNS, prefix="key").on_conflict_do_nothing()
 ENTRY_COLUMNS = (
     "concern_id", "child_id", "received_at", "occurred_at", "category", "severity",
     "source_agency",
 )  # fmt: skip
-ADD_CHILD_CONCERNS = (
-    pg_insert(child_concerns)
-    .from_select(list(ENTRY_COLUMNS), unnested_rows(child_concerns, ENTRY_COLUMNS, prefix="entry"))
-    .on_conflict_do_nothing()
-)
+ADD_CHILD_CONCERNS = unnested_insert(
+    child_concerns, ENTRY_COLUMNS, prefix="entry"
+).on_conflict_do_nothing()
 _alerted = select(
     func.unnest(bindparam("alerted_ids", type_=ARRAY(Uuid))).label("child_id"),
     func.unnest(bindparam("alerted_at", type_=ARRAY(DateTime(timezone=True)))).label("at"),

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -18,9 +19,12 @@ import yaml
 
 from services.common.keys import public_key_path
 from services.partnership import default_partnership_path
+from tests.browser.browsing import CHROMIUM, HOW_TO_GET_CHROMIUM, sign_in
+from tests.browser.worklist import CASEY, HOSPITAL, JO, Raised
+from tests.builders import a_concern_body, a_family_name, an_nhs_number
 from tests.infrastructure import free_port
+from tests.polling import eventually
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -33,13 +37,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots
 # A low concern goes unacknowledged past its deadline within seconds, so the worklist's
 # overdue rows and the escalations that follow can be seen without waiting three days.
 LOW_ACK_WITHIN = "PT3S"
-HOW_TO_GET_CHROMIUM = (
-    f"Browser tests need Chromium at {CHROMIUM} and the Python package playwright. "
-    "Install them with: apt-get update && apt-get install -y chromium; "
-    ".venv/bin/pip install playwright axe-playwright-python "
-    "(do not run `playwright install`: the tests drive Debian's Chromium). "
-    "CHROMIUM_PATH points at another build."
-)
 
 
 @dataclass
@@ -174,3 +171,47 @@ async def intake_client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """HTTP to the running intake, as an agency system would post."""
     async with httpx.AsyncClient(base_url=stack.intake, timeout=30) as client:
         yield client
+
+
+# Module-scoped: each worklist module raises concerns of its own, so one module's actions
+# (assigning, deciding) never change what another expects to find.
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def team(browser: Any, stack: Stack) -> dict[str, Any]:
+    """Two social care caseworkers in separate browser contexts, and the hospital's."""
+    return {
+        "casey": await sign_in(browser, stack, "nm-csc", "caseworker", CASEY),
+        "jo": await sign_in(browser, stack, "nm-csc", "caseworker", JO),
+        "hospital": await sign_in(browser, stack, HOSPITAL, "caseworker", "Hana Nurse"),
+    }
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def raised(
+    team: dict[str, Any], intake_client: httpx.AsyncClient, token: Any
+) -> dict[str, Raised]:
+    """A low, an immediate and a high concern from the hospital, as social care's inbox has them."""
+    system = {"Authorization": f"Bearer {token(HOSPITAL, 'agency_system', 'ed')}"}
+    posted: dict[str, tuple[str, str, str]] = {}
+    for severity, category in (("low", "neglect"), ("immediate", "physical_abuse"),
+                               ("high", "emotional_abuse")):  # fmt: skip
+        family, reference = a_family_name(), f"ED-{uuid4().hex[:8]}"
+        child = {"family_name": family, "nhs_number": an_nhs_number()}
+        body = a_concern_body(category=category, severity=severity, source_reference=reference,
+                              subject=child)  # fmt: skip
+        answer = await intake_client.post("/v1/concerns", json=body, headers=system)
+        assert answer.status_code == 202, answer.text
+        posted[severity] = (answer.json()["concern_id"], family, reference)
+    casey = team["casey"]
+
+    async def notifications() -> dict[str, Raised] | None:
+        await casey.goto("/inbox?kind=concern")
+        found = {}
+        for severity, (concern_id, family, reference) in posted.items():
+            row = casey.locator(f"tr[data-concern-id='{concern_id}']")
+            if await row.count() != 1:
+                return None
+            notification_id = await row.get_attribute("data-notification-id")
+            found[severity] = Raised(concern_id, notification_id, family, reference)
+        return found
+
+    return await eventually(notifications, within=30, what="the three concerns in the inbox")

@@ -9,61 +9,22 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.browser.conftest import HOW_TO_GET_CHROMIUM, Stack
+from tests.browser.browsing import axe_source, serious_violations, sign_in
+from tests.browser.conftest import Stack
 from tests.builders import a_concern_body, a_family_name, an_nhs_number
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 NARRATIVE = "Full account of what was seen and said."
 CASEWORKER = "Casey Worker"
 TEACHER = "Sam Teacher"
 AUDITOR = "Alex Auditor"
 
 
-async def sign_in(
-    browser: Any, stack: Stack, agency: str, role: str, name: str, **options: Any
-) -> Any:
-    """A page in a fresh browser context, signed in through the development login."""
-    context = await browser.new_context(base_url=stack.web, **options)
-    page = await context.new_page()
-    await page.goto("/login")
-    await page.get_by_label("Your name").fill(name)
-    await page.get_by_label("Agency").select_option(agency)
-    await page.get_by_label("Role").select_option(role)
-    await page.get_by_role("button", name="Sign in").click()
-    await page.wait_for_url("**/inbox" if role != "auditor" else "**/audit")
-    return page
-
-
 async def open_live_inbox(page: Any) -> None:
     await page.goto("/inbox")
     await page.wait_for_selector("body[data-live='connected']", timeout=15_000)
-
-
-def axe_source() -> str:
-    """axe-core's script, as shipped inside the PyPI package axe-playwright-python."""
-    try:
-        import axe_playwright_python
-    except ImportError:
-        pytest.fail(HOW_TO_GET_CHROMIUM, pytrace=False)
-    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
-
-
-async def serious_violations(page: Any, axe: str) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it stands."""
-    await page.evaluate(axe)
-    result = await page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        AXE_TAGS,
-    )
-    assert result["passes"], "axe-core ran no checks"
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,15 +18,15 @@ from sqlalchemy import (
     Table,
     event,
     func,
-    insert,
     select,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from services.common.db import async_url, unnested_parameters, unnested_rows
+from services.common.db import unnested_insert, unnested_parameters
 from services.common.deferred import defer
 from tests.infrastructure import Infrastructure
+from tests.integration.scratch import schema_name, schema_of_its_own
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -35,10 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 @pytest_asyncio.fixture(loop_scope="session")
 async def tables(infrastructure: Infrastructure) -> AsyncIterator[tuple[AsyncEngine, Table, Table]]:
     """A parent and a child table (with a foreign key) in a schema of their own."""
-    schema = f"deferred_{uuid.uuid4().hex[:8]}"
-    engine = create_async_engine(
-        async_url(infrastructure.database_url), connect_args={"ssl": False}
-    )
+    schema = schema_name("deferred")
     metadata = MetaData(schema=schema)
     parents = Table("parents", metadata, Column("name", String, primary_key=True))
     children = Table(
@@ -47,21 +43,14 @@ async def tables(infrastructure: Infrastructure) -> AsyncIterator[tuple[AsyncEng
         Column("seq", BigInteger, Identity(), primary_key=True),
         Column("parent", String, ForeignKey(f"{schema}.parents.name"), nullable=False),
     )
-    async with engine.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.run_sync(metadata.create_all)
-    try:
+    async with schema_of_its_own(infrastructure, metadata) as engine:
         yield engine, parents, children
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await engine.dispose()
 
 
 def _inserts(parents: Table, children: Table) -> tuple[Any, Any]:
     return (
-        insert(parents).from_select(["name"], unnested_rows(parents, ["name"], prefix="p")),
-        insert(children).from_select(["parent"], unnested_rows(children, ["parent"], prefix="c")),
+        unnested_insert(parents, ["name"], prefix="p"),
+        unnested_insert(children, ["parent"], prefix="c"),
     )
 
 
@@ -142,12 +131,8 @@ async def test_two_deferred_inserts_may_not_share_a_parameter_name(
     tables: tuple[AsyncEngine, Table, Table],
 ) -> None:
     engine, parents, children = tables
-    add_parents = insert(parents).from_select(
-        ["name"], unnested_rows(parents, ["name"], prefix="x")
-    )
-    add_children = insert(children).from_select(
-        ["parent"], unnested_rows(children, ["parent"], prefix="x")
-    )
+    add_parents = unnested_insert(parents, ["name"], prefix="x")
+    add_children = unnested_insert(children, ["parent"], prefix="x")
     sessions = async_sessionmaker(engine)
     async with sessions() as session:
         defer(session, add_parents, {"x_name": ["fay"]})

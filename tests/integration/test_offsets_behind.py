@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
@@ -17,20 +16,10 @@ from services.common.kafka import ConsumedMessage
 from services.common.offsets import CommitBehind
 from services.common.poison_runtime import left_to_guard
 from tests.infrastructure import Infrastructure
+from tests.integration.scratch import new_topic
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
-
-
-async def _topic(infrastructure: Infrastructure) -> str:
-    topic = f"offsets-test-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
-    return topic
 
 
 async def _committed(infrastructure: Infrastructure, topic: str, group: str) -> int | None:
@@ -89,7 +78,7 @@ async def _publish(infrastructure: Infrastructure, topic: str, count: int) -> No
 async def test_a_handled_batch_has_its_offsets_committed_behind_it(
     infrastructure: Infrastructure,
 ) -> None:
-    topic, group = await _topic(infrastructure), f"behind-{uuid.uuid4().hex[:8]}"
+    topic, group = await new_topic(infrastructure, "offsets-test"), f"behind-{uuid.uuid4().hex[:8]}"
     async with _subscribed(infrastructure, topic, group, fails=False) as (seen, commits):
         await _publish(infrastructure, topic, 5)
         await eventually(lambda: _async(len(seen) >= 5), what="the five records handled")
@@ -108,7 +97,10 @@ async def test_a_handled_batch_has_its_offsets_committed_behind_it(
 async def test_a_failed_batch_is_redelivered_and_nothing_is_committed(
     infrastructure: Infrastructure,
 ) -> None:
-    topic, group = await _topic(infrastructure), f"failing-{uuid.uuid4().hex[:8]}"
+    topic, group = (
+        await new_topic(infrastructure, "offsets-test"),
+        f"failing-{uuid.uuid4().hex[:8]}",
+    )
     async with _subscribed(infrastructure, topic, group, fails=True) as (seen, _):
         await _publish(infrastructure, topic, 3)
         # Seen twice over at least: FastStream sought back after the failure, as before.

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import MetaData, Table, func, insert, select, text
+from sqlalchemy import MetaData, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.common.db import async_url
@@ -18,6 +18,7 @@ from services.common.outbox import outbox_table, processed_events_table
 from services.common.outbox_pruning import OutboxPruner
 from tests.conftest import Services
 from tests.infrastructure import Infrastructure
+from tests.integration.scratch import schema_name, schema_of_its_own
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
@@ -39,21 +40,10 @@ def an_engine(infrastructure: Infrastructure) -> AsyncEngine:
 @pytest_asyncio.fixture(loop_scope="session")
 async def tables(infrastructure: Infrastructure) -> AsyncIterator[Tables]:
     """An outbox and a processed-events table in a schema of their own."""
-    schema = f"prune_{uuid.uuid4().hex[:8]}"
-    engine = create_async_engine(
-        async_url(infrastructure.database_url), connect_args={"ssl": False}
-    )
-    metadata = MetaData(schema=schema)
-    found = Tables(engine, outbox_table(metadata), processed_events_table(metadata))
-    async with engine.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.run_sync(metadata.create_all)
-    try:
-        yield found
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await engine.dispose()
+    metadata = MetaData(schema=schema_name("prune"))
+    outbox, processed = outbox_table(metadata), processed_events_table(metadata)
+    async with schema_of_its_own(infrastructure, metadata) as engine:
+        yield Tables(engine, outbox, processed)
 
 
 async def add_outbox(

@@ -14,14 +14,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemas.v1 import Envelope, Topic
-from services.common.db import async_url
 from services.common.outbox import (
     OutboxBatch,
     OutboxMessage,
@@ -31,6 +29,7 @@ from services.common.outbox import (
 )
 from services.common.outbox_relay import OutboxRelay, _aiokafka_producer
 from tests.infrastructure import Infrastructure
+from tests.integration.scratch import new_topic, schema_name, schema_of_its_own
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -38,27 +37,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")
 @pytest_asyncio.fixture(loop_scope="session")
 async def outbox(infrastructure: Infrastructure) -> AsyncIterator[tuple[AsyncEngine, Table]]:
     """An outbox table in a schema of its own."""
-    schema = f"relay_{uuid.uuid4().hex[:8]}"
-    engine = create_async_engine(
-        async_url(infrastructure.database_url), connect_args={"ssl": False}
-    )
-    table = outbox_table(MetaData(schema=schema))
-    async with engine.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.run_sync(table.metadata.create_all)
-    try:
+    table = outbox_table(MetaData(schema=schema_name("relay")))
+    async with schema_of_its_own(infrastructure, table.metadata) as engine:
         yield engine, table
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await engine.dispose()
 
 
 async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
     infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
 ) -> None:
     engine, table = outbox
-    topic = await _topic(infrastructure)
+    topic = await new_topic(infrastructure, "relay-test")
     rows = [
         {"event_id": uuid.uuid4(), "topic": topic, "key": "concern-1" if i % 2 else None,
          "event_type": f"test.event.{i}", "correlation_id": f"corr-{i}", "payload": f'{{"n":{i}}}'}
@@ -88,17 +76,6 @@ async def test_the_relay_sends_each_row_once_in_order_with_its_headers(
         for row in rows
     ]  # fmt: skip
     assert await _unsent(engine, table) == 0
-
-
-async def _topic(infrastructure: Infrastructure) -> str:
-    topic = f"relay-test-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
-    return topic
 
 
 async def _read(
@@ -191,7 +168,7 @@ async def test_handed_events_go_out_after_the_leftovers_and_are_marked_sent_late
     infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
 ) -> None:
     engine, table = outbox
-    topic = await _topic(infrastructure)
+    topic = await new_topic(infrastructure, "relay-test")
     await _commit(engine, table, topic, range(3))  # a crashed process's, never handed over
     async with _running_relay(infrastructure, engine, table) as relay:
         relay.hand([await _commit(engine, table, topic, range(3, 6))])
@@ -208,7 +185,7 @@ async def test_after_a_failed_send_the_relay_sends_in_order_from_the_table(
     infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
 ) -> None:
     engine, table = outbox
-    topic = await _topic(infrastructure)
+    topic = await new_topic(infrastructure, "relay-test")
     failures = 1
 
     def failing_once(send: Send) -> Send:
@@ -239,7 +216,7 @@ async def test_a_look_that_only_comes_round_leaves_young_rows_alone(
     infrastructure: Infrastructure, outbox: tuple[AsyncEngine, Table]
 ) -> None:
     engine, table = outbox
-    topic = await _topic(infrastructure)
+    topic = await new_topic(infrastructure, "relay-test")
     await _commit(engine, table, topic, range(2))
     async with engine.begin() as connection:
         await connection.execute(
