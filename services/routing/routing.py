@@ -29,6 +29,23 @@ class IndexedChild:
 
 
 @dataclass(frozen=True)
+class KnownChild:
+    """A child the index already knows by a key."""
+
+    child_id: UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TakenUp:
+    """A batch taken up: its events not handled before, and the children its keys (locked for
+    the transaction) already name."""
+
+    fresh: set[UUID]
+    known: dict[str, KnownChild]
+
+
+@dataclass(frozen=True)
 class IndexedConcerns:
     """A batch's concerns in the child index: each one's child, in batch order, and each of
     those children's chronology (its concerns, the batch's included, oldest first)."""
@@ -68,12 +85,12 @@ def first_deliveries_of(
 
 def child_index_entries(
     batch: Sequence[ConcernReceived], *, secret: bytes
-) -> list[tuple[list[str], ConcernReceivedPayload]]:
-    """Each concern with the keys the child index recognises its child by."""
-    return [
-        (policy.child_match_keys(e.payload.concern.subject, secret=secret), e.payload)
+) -> dict[UUID, tuple[list[str], ConcernReceivedPayload]]:
+    """Each concern with the keys the child index recognises its child by, by event id."""
+    return {
+        e.event_id: (policy.child_match_keys(e.payload.concern.subject, secret=secret), e.payload)
         for e in batch
-    ]
+    }
 
 
 def route_batch(

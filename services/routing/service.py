@@ -44,13 +44,17 @@ async def route_received_concerns(
     One transaction for the batch; a redelivered event changes nothing. The outcome is the
     same as routing the concerns one at a time in the order they came.
     """
+    # Keys for every event, redeliveries included: they are known before the redeliveries are.
+    entries = child_index_entries(events, secret=secret)
     async with uow:
-        fresh = await uow.processed.first_deliveries(e.event_id for e in events)
-        batch = first_deliveries_of(events, fresh)
+        taken = await uow.children.take_up(
+            list(entries), sorted({key for keys, _ in entries.values() for key in keys})
+        )
+        batch = first_deliveries_of(events, taken.fresh)
         if not batch:
             return RoutedBatch()
         indexed = await uow.children.record_concerns(
-            child_index_entries(batch, secret=secret), now=now
+            [entries[e.event_id] for e in batch], known=taken.known, now=now
         )
         routed = route_batch(
             batch, indexed.children, indexed.chronologies, partnership=partnership, now=now

@@ -53,7 +53,7 @@ from schemas.v1 import ConcernReceivedPayload
 from schemas.v1.events import ChronologyEntry
 from services.common.db import unnested_insert, unnested_parameters
 from services.common.deferred import defer
-from services.routing.routing import IndexedChild, IndexedConcerns
+from services.routing.routing import IndexedChild, IndexedConcerns, KnownChild, TakenUp
 from services.routing.store import SCHEMA, metadata
 
 INDEX_KEY_NAME = "child-index-key"
@@ -154,45 +154,58 @@ class ChildIndexSecret:
         return self._value
 
 
+# Routing's take_up_concerns() (migration 0007): processed events, key locks and the lookup in
+# one round trip, each its own statement so the lookup's snapshot comes after the locks.
+_TAKE_UP = (
+    text(f"SELECT * FROM {SCHEMA}.take_up_concerns(:event_ids, :keys, :space)")
+    .bindparams(
+        bindparam("event_ids", type_=ARRAY(Uuid)),
+        bindparam("keys", type_=ARRAY(String)),
+        bindparam("space", value=LOCK_SPACE),
+    )
+    .columns(
+        fresh_event_id=Uuid, known_key=String, known_child_id=Uuid,
+        known_created_at=DateTime(timezone=True),
+    )
+)  # fmt: skip
+
+
+async def take_up(session: AsyncSession, event_ids: Sequence[UUID], keys: Sequence[str]) -> TakenUp:
+    """Record these events as handled and lock these keys (in one order, so two batches never
+    wait on each other crosswise); the events not handled before, and the children the keys
+    already name."""
+    fresh: set[UUID] = set()
+    known: dict[str, KnownChild] = {}
+    for row in await session.execute(_TAKE_UP, {"event_ids": list(event_ids), "keys": keys}):
+        if row.fresh_event_id is not None:
+            fresh.add(row.fresh_event_id)
+        else:
+            known[row.known_key] = KnownChild(row.known_child_id, row.known_created_at)
+    return TakenUp(fresh=fresh, known=known)
+
+
 async def record_concerns(
     session: AsyncSession,
     concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
     *,
+    known: Mapping[str, KnownChild],
     now: datetime,
 ) -> IndexedConcerns:
     """The child of each (keys, concern), found, created or merged, with the concerns added;
     the children locked, each with its chronology.
 
+    The keys are locked by take_up() in this transaction, and `known` is what it found.
     Concerns of one batch that share a key are about one child, as they would be one at a time.
     """
     all_keys = sorted({key for keys, _ in concerns for key in keys})
-    if all_keys:
-        # One statement, keys in sorted order: two batches never wait on each other crosswise.
-        await session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(:space, hashtext(key)) "
-                "FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS wanted"
-            ),
-            {"space": LOCK_SPACE, "keys": all_keys},
-        )
-    found = (
-        (
-            await session.execute(
-                select(child_keys.c.key, children.c.child_id, children.c.created_at)
-                .join(children, child_keys.c.child_id == children.c.child_id)
-                .where(child_keys.c.key.in_(all_keys))
-            )
-        ).all()
-        if all_keys
-        else []
-    )
+    found = [(key, known[key]) for key in all_keys if key in known]
     groups = _Groups()
     for index, (keys, _) in enumerate(concerns):
         for key in keys:
             groups.join(("concern", index), ("key", key))
-    for row in found:
-        groups.join(("key", row.key), ("child", row.child_id))
-    created = {row.child_id: row.created_at for row in found}
+    for key, child in found:
+        groups.join(("key", key), ("child", child.child_id))
+    created = {child.child_id: child.created_at for _, child in found}
     existing: dict[object, list[UUID]] = {}
     for child_id in created:
         existing.setdefault(groups.root(("child", child_id)), []).append(child_id)

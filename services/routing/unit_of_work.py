@@ -31,7 +31,7 @@ from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
 from services.routing import store, store_casework, store_children, store_policies
 from services.routing.repositories import ChangeLog, Decisions, SqlChangeLog, SqlDecisions
-from services.routing.routing import IndexedConcerns
+from services.routing.routing import IndexedConcerns, KnownChild, TakenUp
 from services.routing.state import InboxQuery, StoredNotification
 
 
@@ -81,11 +81,20 @@ class Concerns(Protocol):
 class ChildIndex(Protocol):
     """Who each concern is about, and each child's chronology and alert state."""
 
+    async def take_up(self, event_ids: Sequence[UUID], keys: Sequence[str]) -> TakenUp:
+        """Record these events as handled and lock these match keys for the transaction; the
+        events not handled before, and the children the keys already name."""
+
     async def record_concerns(
-        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+        self,
+        concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
+        *,
+        known: Mapping[str, KnownChild],
+        now: datetime,
     ) -> IndexedConcerns:
         """The child of each (match keys, concern), found, created or merged, concern added;
-        each of those children's concerns, oldest first."""
+        each of those children's concerns, oldest first. The keys are locked by take_up(), and
+        `known` is what it found."""
 
     async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
         """Record, per child, the received time of the concern that raised its latest alert."""
@@ -187,11 +196,19 @@ class SqlChildIndex:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def take_up(self, event_ids: Sequence[UUID], keys: Sequence[str]) -> TakenUp:
+        """Handled events recorded, keys locked and looked up, in one round trip."""
+        return await store_children.take_up(self._session, event_ids, keys)
+
     async def record_concerns(
-        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+        self,
+        concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
+        *,
+        known: Mapping[str, KnownChild],
+        now: datetime,
     ) -> IndexedConcerns:
         """Find, create or merge each concern's child, locked for this transaction."""
-        return await store_children.record_concerns(self._session, concerns, now=now)
+        return await store_children.record_concerns(self._session, concerns, known=known, now=now)
 
     async def mark_alerted(self, alerted: Mapping[UUID, datetime]) -> None:
         """Record each child's latest alert."""

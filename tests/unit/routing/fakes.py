@@ -8,19 +8,29 @@ import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
 from schemas.v1 import ChronologyEntry, ConcernReceivedPayload, NotificationRoutedPayload
 from schemas.v1.concern import ConcernSubmission
-from services.routing.routing import IndexedChild, IndexedConcerns, chronology_entry
+from services.routing.routing import (
+    IndexedChild,
+    IndexedConcerns,
+    KnownChild,
+    TakenUp,
+    chronology_entry,
+)
 from services.routing.state import ChangeEntry, DecisionRecord, InboxQuery, StoredNotification
 from services.routing.views import worklist_key
 from tests.unit.fakes import FakeOutbox, FakeProcessedEvents
 
 CHILDREN = uuid.UUID("5f0c2a3e-0000-4000-8000-000000000000")
+
+
+# Children are ordered by when they were made; the fake counts them from here.
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -252,8 +262,24 @@ class FakeChildIndex:
     def __init__(self, uow: FakeRoutingUnitOfWork) -> None:
         self._uow = uow
 
+    async def take_up(self, event_ids: Sequence[UUID], keys: Sequence[str]) -> TakenUp:
+        state = self._uow.state
+        known = {
+            key: KnownChild(
+                state.child_keys[key],
+                CREATED + timedelta(microseconds=state.children[state.child_keys[key]].created),
+            )
+            for key in keys
+            if key in state.child_keys
+        }
+        return TakenUp(await self._uow.processed.first_deliveries(event_ids), known)
+
     async def record_concerns(
-        self, concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]], *, now: datetime
+        self,
+        concerns: Sequence[tuple[Sequence[str], ConcernReceivedPayload]],
+        *,
+        known: Mapping[str, KnownChild],
+        now: datetime,
     ) -> IndexedConcerns:
         state = self._uow.state
         parent: dict[object, object] = {}
