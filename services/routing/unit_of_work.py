@@ -21,11 +21,8 @@ from services.common.db import UnitOfWork
 from services.common.outbox import (
     Outbox,
     OutboxBatch,
-    ProcessedEvents,
     SessionOutbox,
-    SessionProcessedEvents,
     outbox_table,
-    processed_events_table,
 )
 from services.common.runtime import ServiceRuntime
 from services.common.transaction import Transaction
@@ -116,7 +113,8 @@ class PolicyVersions(Protocol):
 
 
 class RoutingUnitOfWork(Transaction, Protocol):
-    """One transaction over routing's repositories, its outbox and its processed events."""
+    """One transaction over routing's repositories and its outbox (the child index records the
+    events a batch handles: take_up())."""
 
     notifications: Notifications
     concerns: Concerns
@@ -125,7 +123,6 @@ class RoutingUnitOfWork(Transaction, Protocol):
     changes: ChangeLog
     policy_versions: PolicyVersions
     outbox: Outbox
-    processed: ProcessedEvents
 
 
 class SqlNotifications:
@@ -252,21 +249,16 @@ class SqlRoutingUnitOfWork:
     changes: ChangeLog
     policy_versions: PolicyVersions
     outbox: Outbox
-    processed: ProcessedEvents
 
     def __init__(
         self,
         uow: UnitOfWork,
         *,
         outbox: Table | None = None,
-        processed: Table | None = None,
         after_commit: Callable[[Sequence[OutboxBatch]], None] | None = None,
     ) -> None:
         self._uow = uow
         self._outbox = outbox if outbox is not None else outbox_table(store.metadata)
-        self._processed = (
-            processed if processed is not None else processed_events_table(store.metadata)
-        )
         self._after_commit = after_commit
 
     async def __aenter__(self) -> Self:
@@ -279,7 +271,6 @@ class SqlRoutingUnitOfWork:
         self.changes = SqlChangeLog(session)
         self.policy_versions = SqlPolicyVersions(session)
         self.outbox = self._added = SessionOutbox(session, self._outbox)
-        self.processed = SessionProcessedEvents(session, self._processed)
         return self
 
     async def __aexit__(
@@ -303,6 +294,5 @@ def routing_unit_of_work(runtime: ServiceRuntime) -> SqlRoutingUnitOfWork:
     return SqlRoutingUnitOfWork(
         runtime.unit_of_work(),
         outbox=runtime.outbox,
-        processed=runtime.processed,
         after_commit=runtime.relay.hand,
     )
