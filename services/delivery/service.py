@@ -56,8 +56,7 @@ async def record_routed_notifications(
     if not new:
         return set()
     async with uow:
-        disabled = await uow.destinations.disabled_among({d.key for d in new})
-        await uow.deliveries.add(new, now=now, disabled=disabled)
+        disabled = await uow.deliveries.record(new, now=now)
         await uow.commit()
     return {d.key for d in new} - disabled
 

@@ -84,7 +84,8 @@ disabled_destinations = Table(
 
 
 def _lock_key(key: DestinationKey) -> Any:
-    """The advisory lock that orders recording deliveries for a destination and disabling it."""
+    """The advisory lock that orders recording deliveries for a destination and disabling it;
+    record_deliveries() (migration 0002) takes the same key."""
     return func.hashtextextended(f"delivery.destination/{key.agency}/{key.destination}", 0)
 
 
@@ -112,29 +113,51 @@ def _delivery(row: Row[Any]) -> Delivery:
     )
 
 
-async def add_deliveries(
-    session: AsyncSession,
-    new: Sequence[NewDelivery],
-    *,
-    now: datetime,
-    disabled: set[DestinationKey],
-) -> int:
-    """Record these deliveries, due now (or disabled); one already recorded is left as it is."""
+# record_deliveries() (migration 0002): the destinations' recording locks, which of them are
+# disabled, and the rows, in one round trip; the lookup's snapshot comes after the locks.
+_RECORD = (
+    text(
+        f"SELECT * FROM {SCHEMA}.record_deliveries(:delivery_ids, :event_ids, :notification_ids,"
+        " :concern_ids, :agencies, :destinations, :kinds, :bodies, :correlation_ids, :now)"
+    )
+    .bindparams(
+        *(bindparam(name, type_=ARRAY(Uuid))
+          for name in ("delivery_ids", "event_ids", "notification_ids", "concern_ids")),
+        *(bindparam(name, type_=ARRAY(Text))
+          for name in ("agencies", "destinations", "kinds", "bodies", "correlation_ids")),
+        bindparam("now", type_=DateTime(timezone=True)),
+    )
+    .columns(disabled_agency=String, disabled_destination=String)
+)  # fmt: skip
+
+
+async def record_deliveries(
+    session: AsyncSession, new: Sequence[NewDelivery], *, now: datetime
+) -> set[DestinationKey]:
+    """Record these deliveries, due now, those for a disabled destination disabled; one already
+    recorded is left as it is. The disabled destinations among them.
+
+    None of their destinations is disabled until the transaction ends: deliveries recorded for
+    one as pending meanwhile are disabled with the rest.
+    """
     if not new:
-        return 0
-    rows = [
+        return set()
+    rows = await session.execute(
+        _RECORD,
         {
-            "delivery_id": d.delivery_id, "event_id": d.event_id,
-            "notification_id": d.notification_id, "concern_id": d.concern_id,
-            "agency": d.agency, "destination": d.destination, "kind": d.kind, "body": d.body,
-            "correlation_id": d.correlation_id,
-            "status": (DeliveryStatus.DISABLED if d.key in disabled else DeliveryStatus.PENDING),
-            "attempts": 0, "next_attempt_at": now, "window_started_at": now, "created_at": now,
-        }
-        for d in new
-    ]  # fmt: skip
-    statement = pg_insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.delivery_id)
-    return len((await session.execute(statement, rows)).all())
+            "delivery_ids": [d.delivery_id for d in new],
+            "event_ids": [d.event_id for d in new],
+            "notification_ids": [d.notification_id for d in new],
+            "concern_ids": [d.concern_id for d in new],
+            "agencies": [d.agency for d in new],
+            "destinations": [d.destination for d in new],
+            "kinds": [d.kind for d in new],
+            "bodies": [d.body for d in new],
+            "correlation_ids": [d.correlation_id for d in new],
+            "now": now,
+        },
+    )
+    return {DestinationKey(row.disabled_agency, row.disabled_destination) for row in rows}
 
 
 def _claim_statement() -> Update:
@@ -342,20 +365,3 @@ async def enable_destination(session: AsyncSession, key: DestinationKey) -> list
         )
     )
     return list(found.scalars())
-
-
-async def disabled_among(session: AsyncSession, keys: set[DestinationKey]) -> set[DestinationKey]:
-    """Which of these destinations are disabled; none of them is disabled until the transaction
-    ends (deliveries recorded for them as pending meanwhile are disabled with the rest)."""
-    if not keys:
-        return set()
-    await session.execute(
-        select(*(func.pg_advisory_xact_lock_shared(_lock_key(key)) for key in sorted(keys)))
-    )
-    rows = await session.execute(
-        select(disabled_destinations.c.agency, disabled_destinations.c.destination).where(
-            func.concat(disabled_destinations.c.agency, "/", disabled_destinations.c.destination)
-            .in_([f"{key.agency}/{key.destination}" for key in keys])
-        )
-    )  # fmt: skip
-    return {DestinationKey(row.agency, row.destination) for row in rows}

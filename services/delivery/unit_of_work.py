@@ -34,10 +34,9 @@ from services.delivery.policy import Lease
 class Deliveries(Protocol):
     """One delivery per notification and destination, and its state."""
 
-    async def add(
-        self, new: Sequence[NewDelivery], *, now: datetime, disabled: set[DestinationKey]
-    ) -> int:
-        """Record these, due now (disabled for a disabled destination); repeats ignored."""
+    async def record(self, new: Sequence[NewDelivery], *, now: datetime) -> set[DestinationKey]:
+        """Record these, due now (disabled for a disabled destination); repeats ignored. The
+        disabled destinations among them."""
 
     async def claim_due(
         self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
@@ -63,9 +62,6 @@ class Deliveries(Protocol):
 class Destinations(Protocol):
     """Destinations that answered 410 Gone, and are not tried until taken back."""
 
-    async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
-        """Which of these are disabled."""
-
     async def disable(
         self, key: DestinationKey, *, now: datetime, delivery_id: UUID
     ) -> list[UUID] | None:
@@ -90,11 +86,9 @@ class SqlDeliveries:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(
-        self, new: Sequence[NewDelivery], *, now: datetime, disabled: set[DestinationKey]
-    ) -> int:
-        """Record these in one statement."""
-        return await store.add_deliveries(self._session, new, now=now, disabled=disabled)
+    async def record(self, new: Sequence[NewDelivery], *, now: datetime) -> set[DestinationKey]:
+        """Record these, their destinations' locks and lookup included, in one round trip."""
+        return await store.record_deliveries(self._session, new, now=now)
 
     async def claim_due(
         self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
@@ -128,10 +122,6 @@ class SqlDestinations:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
-        """Which of these are disabled."""
-        return await store.disabled_among(self._session, keys)
 
     async def disable(
         self, key: DestinationKey, *, now: datetime, delivery_id: UUID

@@ -77,14 +77,12 @@ async def test_deliveries_recorded_while_their_destination_is_disabled_are_disab
 ) -> None:
     key, [first, late] = new_deliveries(tmp_path, 2)
     async with AsyncSession(engine) as setup:
-        await store.add_deliveries(setup, [first], now=NOW, disabled=set())
+        await store.record_deliveries(setup, [first], now=NOW)
         await setup.commit()
 
     async with AsyncSession(engine) as recording, AsyncSession(engine) as disabling:
         # Recording has read "not disabled" and written its row, but not yet committed...
-        disabled = await store.disabled_among(recording, {key})
-        assert disabled == set()
-        await store.add_deliveries(recording, [late], now=NOW, disabled=disabled)
+        assert await store.record_deliveries(recording, [late], now=NOW) == set()
         # ...when an attempt's 410 disables the destination: that waits for the recording.
         disable = asyncio.create_task(
             store.disable_destination(disabling, key, now=NOW, delivery_id=first.delivery_id)
@@ -100,12 +98,37 @@ async def test_deliveries_recorded_while_their_destination_is_disabled_are_disab
     assert await statuses(engine, key) == ["disabled", "disabled"]
 
 
+async def test_deliveries_recorded_once_their_destination_is_disabled_wait_for_it_and_are_disabled(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    key, [first, late, again] = new_deliveries(tmp_path, 3)
+    async with AsyncSession(engine) as setup:
+        await store.record_deliveries(setup, [first], now=NOW)
+        await setup.commit()
+
+    async with AsyncSession(engine) as disabling, AsyncSession(engine) as recording:
+        # An attempt's 410 is disabling the destination, not yet committed...
+        await store.disable_destination(disabling, key, now=NOW, delivery_id=first.delivery_id)
+        # ...so recording for it waits, and then sees it disabled.
+        record = asyncio.create_task(store.record_deliveries(recording, [late], now=NOW))
+        await asyncio.sleep(0.5)
+        assert not record.done()
+        await disabling.commit()
+        assert await asyncio.wait_for(record, timeout=10) == {key}
+        await recording.commit()
+        # One recorded twice is left as it was, and the answer is the same.
+        assert await store.record_deliveries(recording, [late, again], now=NOW) == {key}
+        await recording.commit()
+
+    assert await statuses(engine, key) == ["disabled", "disabled", "disabled"]
+
+
 async def test_an_attempt_in_flight_when_its_destination_went_is_not_retried_behind_it(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     key, [in_flight, gone] = new_deliveries(tmp_path, 2)
     async with AsyncSession(engine) as session:
-        await store.add_deliveries(session, [in_flight, gone], now=NOW, disabled=set())
+        await store.record_deliveries(session, [in_flight, gone], now=NOW)
         claimed = await store.claim_due(
             session, key, now=NOW, limit=2, lease=Lease(timedelta(minutes=1), bound=4)
         )
@@ -129,7 +152,7 @@ async def test_an_attempt_in_flight_that_landed_is_delivered_though_its_destinat
 ) -> None:
     key, [landed] = new_deliveries(tmp_path, 1)
     async with AsyncSession(engine) as session:
-        await store.add_deliveries(session, [landed], now=NOW, disabled=set())
+        await store.record_deliveries(session, [landed], now=NOW)
         await store.claim_due(session, key, now=NOW, limit=1, lease=Lease(timedelta(0), bound=1))
         await store.disable_destination(session, key, now=NOW, delivery_id=uuid4())
         await store.record_outcomes(session, [Outcome(
@@ -146,7 +169,7 @@ async def test_a_claim_hides_each_delivery_for_every_round_of_attempts_ahead_of_
     key, new = new_deliveries(tmp_path, 7)
     round_ = timedelta(seconds=10)
     async with AsyncSession(engine) as session:
-        await store.add_deliveries(session, new, now=NOW, disabled=set())
+        await store.record_deliveries(session, new, now=NOW)
         # One attempt in flight, six claimed, four at a time: the last waits for one round.
         six = await store.claim_due(
             session, key, now=NOW, limit=6, lease=Lease(round_, bound=4, ahead=1)
@@ -163,7 +186,7 @@ async def test_attempts_settled_together_record_each_and_a_410_among_them_disabl
 ) -> None:
     key, new = new_deliveries(tmp_path, 5)
     async with AsyncSession(engine) as session:
-        await store.add_deliveries(session, new, now=NOW, disabled=set())
+        await store.record_deliveries(session, new, now=NOW)
         claimed = await store.claim_due(session, key, now=NOW, limit=4, lease=Lease(LEASE, 4))
         await session.commit()
     results = [AttemptResult(204), AttemptResult(503), AttemptResult(410), AttemptResult(400)]

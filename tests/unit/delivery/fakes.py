@@ -41,11 +41,9 @@ class FakeDeliveries:
             state.deliveries[delivery_id], **changes
         )
 
-    async def add(
-        self, new: Sequence[NewDelivery], *, now: datetime, disabled: set[DestinationKey]
-    ) -> int:
+    async def record(self, new: Sequence[NewDelivery], *, now: datetime) -> set[DestinationKey]:
         state = self._uow.state
-        added = 0
+        disabled = {d.key for d in new} & set(state.disabled)
         for d in new:
             if d.delivery_id in state.deliveries:
                 continue
@@ -55,8 +53,7 @@ class FakeDeliveries:
                 next_attempt_at=now, window_started_at=now, created_at=now,
             )  # fmt: skip
             state.next_seq += 1
-            added += 1
-        return added
+        return disabled
 
     async def claim_due(
         self, key: DestinationKey, *, now: datetime, limit: int, lease: Lease
@@ -117,9 +114,6 @@ class FakeDestinations:
 
     def __init__(self, uow: FakeDeliveryUnitOfWork) -> None:
         self._uow = uow
-
-    async def disabled_among(self, keys: set[DestinationKey]) -> set[DestinationKey]:
-        return keys & set(self._uow.state.disabled)
 
     async def disable(
         self, key: DestinationKey, *, now: datetime, delivery_id: UUID
