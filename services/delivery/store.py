@@ -113,22 +113,27 @@ def _delivery(row: Row[Any]) -> Delivery:
     )
 
 
-# record_deliveries() (migration 0002): the destinations' recording locks, which of them are
-# disabled, and the rows, in one round trip; the lookup's snapshot comes after the locks.
+# The arguments of record_deliveries() (migration 0002), in its order: a column of each.
+RECORDED_IDS = ("delivery_id", "event_id", "notification_id", "concern_id")
+RECORDED_TEXTS = ("agency", "destination", "kind", "body", "correlation_id")
+RECORDED_COLUMNS: dict[str, ARRAY[Any]] = {
+    **{name: ARRAY(Uuid()) for name in RECORDED_IDS},
+    **{name: ARRAY(Text()) for name in RECORDED_TEXTS},
+}
+# The destinations' recording locks, which of them are disabled, and the rows, in one round
+# trip; the lookup's snapshot comes after the locks.
 _RECORD = (
     text(
-        f"SELECT * FROM {SCHEMA}.record_deliveries(:delivery_ids, :event_ids, :notification_ids,"
-        " :concern_ids, :agencies, :destinations, :kinds, :bodies, :correlation_ids, :now)"
+        f"SELECT * FROM {SCHEMA}.record_deliveries("
+        + "".join(f":recorded_{name}, " for name in RECORDED_COLUMNS)
+        + ":recorded_now)"
     )
     .bindparams(
-        *(bindparam(name, type_=ARRAY(Uuid))
-          for name in ("delivery_ids", "event_ids", "notification_ids", "concern_ids")),
-        *(bindparam(name, type_=ARRAY(Text))
-          for name in ("agencies", "destinations", "kinds", "bodies", "correlation_ids")),
-        bindparam("now", type_=DateTime(timezone=True)),
+        *(bindparam(f"recorded_{name}", type_=array) for name, array in RECORDED_COLUMNS.items()),
+        bindparam("recorded_now", type_=DateTime(timezone=True)),
     )
     .columns(disabled_agency=String, disabled_destination=String)
-)  # fmt: skip
+)
 
 
 async def record_deliveries(
@@ -142,21 +147,10 @@ async def record_deliveries(
     """
     if not new:
         return set()
-    rows = await session.execute(
-        _RECORD,
-        {
-            "delivery_ids": [d.delivery_id for d in new],
-            "event_ids": [d.event_id for d in new],
-            "notification_ids": [d.notification_id for d in new],
-            "concern_ids": [d.concern_id for d in new],
-            "agencies": [d.agency for d in new],
-            "destinations": [d.destination for d in new],
-            "kinds": [d.kind for d in new],
-            "bodies": [d.body for d in new],
-            "correlation_ids": [d.correlation_id for d in new],
-            "now": now,
-        },
-    )
+    parameters: dict[str, object] = {
+        f"recorded_{name}": [getattr(d, name) for d in new] for name in RECORDED_COLUMNS
+    }
+    rows = await session.execute(_RECORD, parameters | {"recorded_now": now})
     return {DestinationKey(row.disabled_agency, row.disabled_destination) for row in rows}
 
 
