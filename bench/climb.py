@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import audit
+from bench import audit, database
 from bench.baseline_steps import bare_side, raw_side
 from bench.capacity import (
     Plan,
@@ -106,10 +106,10 @@ async def capacity(
     # 237 ms of CPU a second under 60/s load in its first minute. That run is reported apart,
     # as "cold", so the fixed-rate figures describe the stack as it runs, not as it starts.
     say(f"Warm-up: {fixed_count} concerns at {FIXED_RATE:g}/s over HTTP, reported as cold")
-    cold, cold_cpu = await _fixed_run(env, token, dsn, meter, fixed_count)
+    cold, cold_cpu, _ = await _fixed_run(env, token, dsn, meter, fixed_count)
     say(f"Fixed rate: {fixed_count} concerns at {FIXED_RATE:g}/s over HTTP, CPU time of "
         f"{', '.join(meter.pids)}")  # fmt: skip
-    fixed, cpu = await _fixed_run(env, token, dsn, meter, fixed_count)
+    fixed, cpu, written = await _fixed_run(env, token, dsn, meter, fixed_count)
 
     say(f"Audit: a burst of {BURST} audit events put on Kafka at once, then raw COPY of its rows")
     burst = await audit.burst(servers, dsn, count=BURST, run=uuid.uuid4().hex[:8])
@@ -151,6 +151,8 @@ async def capacity(
         "raw_copy_rows_per_s": round(raw_copy, 2),
         "cpu_ms_per_concern": cpu["total"],
         "cpu_ms_per_concern_by_process": {k: v for k, v in cpu.items() if k != "total"},
+        **{k: v for k, v in written.items() if k != "checkpoints"},
+        "checkpoints_during_fixed_run": written["checkpoints"],
         "cold_p50_ms_at_100": round(cold.end_to_end.ms(50), 2),
         "cold_p99_ms_at_100": round(cold.end_to_end.ms(99), 2),
         "cold_cpu_ms_per_concern": cold_cpu["total"],
@@ -169,9 +171,11 @@ async def capacity(
 
 async def _fixed_run(
     env: dict[str, str], token: str, dsn: str, meter: CpuMeter, count: int
-) -> tuple[PipelineResult, dict[str, float]]:
-    """Concerns at the fixed rate over HTTP, until audited; the run and its CPU per concern."""
+) -> tuple[PipelineResult, dict[str, float], dict[str, float]]:
+    """Concerns at the fixed rate over HTTP, until audited; the run, its CPU per concern and
+    what PostgreSQL wrote per concern."""
     after_seq = await audit.last_seq(dsn)
+    before = await database.read_counters(dsn)
     meter.start()
     run = await run_pipeline(
         intake_url=env["INTAKE_URL"], bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
@@ -179,8 +183,10 @@ async def _fixed_run(
     )  # fmt: skip
     await audit.settle(dsn, after_seq)
     cpu = ms_per_concern(meter.stop(), run.routed)
+    written = database.per_concern(before, await database.read_counters(dsn), run.routed)
     say(f"  routed {run.routed} of {run.posted}; " + run.end_to_end.line())
-    return run, cpu
+    say("  " + database.line(written))
+    return run, cpu, written
 
 
 def _print(f: dict[str, Any]) -> None:
@@ -191,6 +197,7 @@ def _print(f: dict[str, Any]) -> None:
     by_process = sorted(f["cpu_ms_per_concern_by_process"].items(), key=lambda kv: -kv[1])
     for name, ms in by_process:
         say(f"  {name:<12} {ms:>8.2f} ms")
+    say("  " + database.line(f | {"checkpoints": f["checkpoints_during_fixed_run"]}))
     say("Capacity (highest sustained rate, per second):   measured   baseline   ratio")
     rows = (
         ("stack over HTTP  / bare endpoint", "http", "bare_http", "ratio_http_vs_bare_capacity"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import ColumnElement, MetaData, Select, Table, bindparam, func, select, text
@@ -94,8 +95,16 @@ def make_engine(settings: ServiceSettings, **options: Any) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=0,
         connect_args=_connect_args(settings),
+        # JSONB parameters (routing's stored concerns and notifications) through orjson: the
+        # standard library's encoder was about 3.5% of routing's CPU.
+        json_serializer=json_text,
         **options,
     )
+
+
+def json_text(value: Any) -> str:
+    """A JSON parameter as text, as `json.dumps` would write it up to whitespace."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class UnitOfWork:

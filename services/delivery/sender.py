@@ -1,13 +1,15 @@
 """The sender: one loop per destination, claiming its due deliveries and attempting them.
 
-Each destination has its own loop, its own bound on attempts in flight and its own settler, so
-one that is down or slow only ever waits on itself. State is in PostgreSQL: a claimed delivery is
-hidden for a lease longer than the attempts ahead of it and its own, so a process killed
+Each destination has its own loop and its own bound on attempts in flight, so one that is down
+or slow only ever waits on itself. How attempts ended is written by one settler for them all:
+what ends while it writes goes in its next transaction, whichever destination it went to, so
+destinations whose attempts end together share one. State is in PostgreSQL: a claimed delivery
+is hidden for a lease longer than the attempts ahead of it and its own, so a process killed
 mid-attempt leaves it to be sent again.
 
 A claim may take more than the bound (as many as the destination's recent pace gets through in
 one round, up to `delivery_claim_batch`); the rest wait in the loop, each attempted in turn. The
-attempts that end while their settler writes are settled together, in its next transaction.
+attempts that end while the settler writes are settled together, in its next transaction.
 Once an attempt is answered 410, nothing more is sent until it is settled; if that disabled the
 destination, what the loop still holds is withheld: audited as not sent, left disabled.
 
@@ -105,6 +107,7 @@ class DeliverySender:
         self._loops: dict[DestinationKey, asyncio.Task[None]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._client: aiohttp.ClientSession | None = None
+        self._settler: Settler | None = None
 
     def _served_of(
         self, destinations: Mapping[DestinationKey, Destination]
@@ -156,10 +159,13 @@ class DeliverySender:
 
     def _start(self, key: DestinationKey) -> None:
         running = self._loops.get(key)
-        if self._group is None or self._client is None or (running and not running.done()):
+        if self._group is None or self._client is None or self._settler is None:
+            return
+        if running and not running.done():
             return
         self._loops[key] = self._group.create_task(
-            self._serve(key, self._client), name=f"delivery-{key.agency}-{key.destination}"
+            self._serve(key, self._client, self._settler),
+            name=f"delivery-{key.agency}-{key.destination}",
         )
 
     async def run(self) -> None:
@@ -168,26 +174,28 @@ class DeliverySender:
             connect_timeout=self._settings.delivery_connect_timeout_seconds,
             read_timeout=self._settings.delivery_read_timeout_seconds,
         )
+        # One settler for every destination: the attempts that end while it writes are settled
+        # in its next transaction, whichever destination they went to.
+        settler = Settler(self._unit_of_work, retry=lambda: self._retry, draw=self._draw)
         async with client, asyncio.TaskGroup() as group:
-            self._group, self._client = group, client
+            self._group, self._client, self._settler = group, client, settler
+            group.create_task(settler.run(), name="delivery-settler")
             try:
                 for key in self._served:
                     self._start(key)
                 await asyncio.Event().wait()
             finally:
                 # The group is stopping its loops: a version applied now starts none.
-                self._group = self._client = None
+                self._group = self._client = self._settler = None
                 self._loops.clear()
 
-    async def _serve(self, key: DestinationKey, client: aiohttp.ClientSession) -> None:
+    async def _serve(
+        self, key: DestinationKey, client: aiohttp.ClientSession, settler: Settler
+    ) -> None:
         bound = self._settings.delivery_concurrency_per_destination
         poll = self._settings.delivery_poll_interval_seconds
         clock = asyncio.get_running_loop().time
         held = Held()
-        settler = Settler(self._unit_of_work, retry=lambda: self._retry, draw=self._draw)
-        settling = asyncio.create_task(
-            settler.run(), name=f"settler-{key.agency}-{key.destination}"
-        )
         in_flight: set[asyncio.Task[None]] = set()
         served = self._served.get(key)
         look_at = clock()  # when to look for due deliveries next, unless woken sooner
@@ -252,10 +260,10 @@ class DeliverySender:
                 await self._idle(wake, in_flight, seconds=until)
                 in_flight = {task for task in in_flight if not task.done()}
         finally:
-            for task in (*in_flight, settling):
+            for task in in_flight:
                 task.cancel()
             # Settled or not, nothing of this loop may touch the database once it has gone.
-            await asyncio.gather(*in_flight, settling, return_exceptions=True)
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _idle(
         self, wake: asyncio.Event, in_flight: set[asyncio.Task[None]], *, seconds: float

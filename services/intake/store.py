@@ -16,14 +16,16 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    Update,
     Uuid,
     bindparam,
     exists,
+    func,
     select,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -135,16 +137,32 @@ async def agency_concerns(
     return [_submission(row) for row in rows]
 
 
+def _routings_statement() -> Update:
+    """Where many concerns went, from column arrays unnested side by side: one statement."""
+    routed = select(
+        func.unnest(bindparam("routed_concern", type_=ARRAY(Uuid()))).label("concern_id"),
+        func.unnest(bindparam("routed_when", type_=ARRAY(DateTime(timezone=True)))).label("at"),
+        func.unnest(bindparam("routed_to", type_=ARRAY(JSONB(), dimensions=1))).label("recipients"),
+    ).subquery("routed")
+    return (
+        update(submissions)
+        .where(submissions.c.concern_id == routed.c.concern_id)
+        .values(routed_at=routed.c.at, recipients=routed.c.recipients)
+    )
+
+
+_ROUTINGS = _routings_statement()
+
+
 async def record_routings(session: AsyncSession, routings: Sequence[Routing]) -> None:
-    """Remember where concerns went."""
+    """Remember where concerns went (a concern given twice: the same routing, kept once)."""
     if not routings:
         return
     await session.execute(
-        update(submissions)
-        .where(submissions.c.concern_id == bindparam("routed_concern"))
-        .values(routed_at=bindparam("routed_when"), recipients=bindparam("routed_to")),
-        [
-            {"routed_concern": r.concern_id, "routed_when": r.routed_at, "routed_to": r.recipients}
-            for r in routings
-        ],
+        _ROUTINGS,
+        {
+            "routed_concern": [r.concern_id for r in routings],
+            "routed_when": [r.routed_at for r in routings],
+            "routed_to": [r.recipients for r in routings],
+        },
     )

@@ -26,7 +26,7 @@ CAPACITY = (
     "capacity_raw_passthrough_per_s", "p50_ms_at_100", "p99_ms_at_100", "audit_entries_per_s",
     "cpu_ms_per_concern", "ratio_http_vs_bare_capacity", "ratio_kafka_vs_raw_passthrough",
     "ratio_audit_vs_raw_copy", "cold_p50_ms_at_100", "cold_p99_ms_at_100",
-    "cold_cpu_ms_per_concern",
+    "cold_cpu_ms_per_concern", "commits_per_concern", "wal_kb_per_concern",
 )  # fmt: skip
 STACK_PROCESSES = (
     "intake",
@@ -139,6 +139,9 @@ def test_bench_capacity_reports_each_sides_highest_sustained_rate(
     assert set(STACK_PROCESSES) <= set(cold), cold
     assert figures["cold_cpu_ms_per_concern"] == pytest.approx(sum(cold.values()), abs=0.01)
     assert figures["cold_p50_ms_at_100"] <= figures["cold_p99_ms_at_100"]
+    assert figures["wal_full_page_images_per_concern"] >= 0
+    assert figures["checkpoints_during_fixed_run"] >= 0
+    assert "KB of write-ahead log" in output
     for side, steps in figures["capacity_steps"].items():
         assert steps, side
         assert all(step["offered_per_s"] <= 60 for step in steps), side

@@ -34,6 +34,7 @@ class FakeDeliveries:
         self._uow = uow
         self.claimed_sizes: list[int] = []
         self.outcome_writes = 0
+        self.outcome_destinations: list[set[DestinationKey]] = []  # each write's destinations
 
     def _set(self, delivery_id: UUID, **changes: Any) -> None:
         state = self._uow.state
@@ -78,6 +79,8 @@ class FakeDeliveries:
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         self.outcome_writes += 1
+        stored = self._uow.state.deliveries
+        self.outcome_destinations.append({stored[o.delivery_id].key for o in outcomes})
         for outcome in outcomes:
             status = outcome.status
             if status is DeliveryStatus.PENDING and (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +17,14 @@ import pytest_asyncio
 from schemas.v1.delivery import DeliveryStatus
 from services.common.runtime import ServiceRuntime
 from services.delivery import service
-from services.delivery.deliveries import DestinationKey
+from services.delivery.deliveries import DestinationKey, Outcome
 from services.delivery.sender import DeliverySender
 from services.delivery.settings import DeliverySettings
 from services.partnership import Partnership
 from tests.delivery_builders import a_partnership_with, a_routed_notification, partnership_file
 from tests.integration.delivery_support import Receiver
 from tests.polling import eventually
-from tests.unit.delivery.fakes import FakeDeliveryUnitOfWork
+from tests.unit.delivery.fakes import FakeDeliveries, FakeDeliveryUnitOfWork
 
 HOOK = DestinationKey("nm-school-oakfield", "safeguarding-log")
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 32 bytes....").decode()
@@ -159,3 +159,69 @@ async def test_after_a_410_nothing_it_holds_is_sent_and_each_held_one_is_withhel
     assert len([a for a in failed if a["details"].get("destination_disabled")]) == 1
     assert loop.uow.committed.disabled.keys() == {HOOK}
     assert len(loop.uow.audits("delivery.attempted")) == 21
+
+
+class HeldOutcomes(FakeDeliveries):
+    """The fake's deliveries, whose outcomes wait for the gate before they are written."""
+
+    def __init__(self, uow: FakeDeliveryUnitOfWork) -> None:
+        super().__init__(uow)
+        self.gate = asyncio.Event()
+        self.begun = 0
+
+    async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        self.begun += 1
+        await self.gate.wait()
+        await super().record_outcomes(outcomes)
+
+
+async def test_attempts_to_two_destinations_ending_meanwhile_are_settled_together(
+    tmp_path: Path,
+) -> None:
+    webhook = Webhook()
+    receiver = Receiver(SECRET, webhook)
+    await receiver.start()
+    records = DestinationKey(HOOK.agency, "records")
+    hooks = [
+        {"id": key.destination, "kind": "webhook", "url": receiver.url(key.destination),
+         "secret_env": "LOG_SECRET"}
+        for key in (HOOK, records)
+    ]  # fmt: skip
+    partnership = a_partnership_with({HOOK.agency: hooks}, tmp_path)
+    settings = DeliverySettings(
+        database_url="postgresql://unused/unused",
+        partnership_path=partnership_file(tmp_path, {HOOK.agency: hooks}),
+        delivery_concurrency_per_destination=BOUND,
+        delivery_poll_interval_seconds=0.05,
+    )
+    uow = FakeDeliveryUnitOfWork()
+    outcomes = uow.deliveries = HeldOutcomes(uow)
+    sender = DeliverySender(
+        cast(ServiceRuntime, None), partnership, settings, environ={"LOG_SECRET": SECRET},
+        draw=lambda: 0.0, unit_of_work=lambda: uow,
+    )  # fmt: skip
+    running = asyncio.create_task(sender.run())
+    loop = Loop(uow, webhook, partnership, sender)
+    try:
+        first = await loop.record(1)
+        # The first attempt to end is being settled, held; meanwhile the rest end.
+        await loop.until("a settlement begun", lambda: outcomes.begun == 1)
+        later = await loop.record(2)
+        await loop.until("every attempt answered", lambda: len(webhook.requests) == 6)
+        await asyncio.sleep(0.05)
+        assert outcomes.begun == 1
+        outcomes.gate.set()
+        every = first + later
+        await loop.until(
+            "all six delivered",
+            lambda: loop.statuses(every) == [DeliveryStatus.DELIVERED] * 6,
+        )
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await receiver.stop()
+    assert receiver.forged == 0
+    # The one held, then the other five: both destinations' in one transaction.
+    assert len(outcomes.outcome_destinations) == 2
+    assert len(outcomes.outcome_destinations[0]) == 1
+    assert outcomes.outcome_destinations[1] == {HOOK, records}
