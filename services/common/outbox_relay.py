@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Table, Uuid, bindparam, func, literal_colu
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common.outbox import OutboxBatch, OutboxRecord
+from services.common.outbox import OutboxBatch, OutboxRecord, unpacked
 
 log = structlog.get_logger()
 
@@ -59,7 +59,7 @@ class OutboxRelay:
         self._handed: list[OutboxBatch] = []
         self._handed_count = 0
         self._dropped = 0
-        self._unmarked: list[UUID] = []
+        self._unmarked: list[UUID] = []  # the rows (their event_id column) sent, not marked
         self.published = 0
 
     @property
@@ -130,14 +130,14 @@ class OutboxRelay:
             # A look that only comes round leaves alone what is younger than LEFTOVER_SECONDS:
             # that is on its way from memory, this process's or another instance's.
             settled = self._direct and not woken
-            full = await self.publish_pending(settled_only=settled) == self._batch_size
+            full = await self._look_at_table(settled_only=settled) == self._batch_size
         # Woken during the look: look again first, so that what only woke is not overtaken.
         if self._direct and self._handed and not self._look:
             await self._send_handed()
         return full
 
     async def _send_handed(self) -> None:
-        """Send what was handed over; its ids are marked sent at the next look."""
+        """Send what was handed over; its rows are marked sent at the next look."""
         batches, self._handed, self._handed_count = self._handed, [], 0
         producer = _aiokafka_producer(self._broker)
         records = [record for batch in batches for record in batch.records()]
@@ -148,7 +148,7 @@ class OutboxRelay:
             # What failed is in the table: look, in id order, until it is drained.
             self._direct = False
             raise
-        self._unmarked.extend(record.event_id for record in records)
+        self._unmarked.extend(batch.row_id for batch in batches)
         self.published += len(records)
 
     async def _mark_sent(self) -> None:
@@ -171,7 +171,13 @@ class OutboxRelay:
 
     async def publish_pending(self, *, settled_only: bool = False) -> int:
         """Mark what went out from memory; publish one batch of unsent rows (only those older
-        than LEFTOVER_SECONDS if `settled_only`); the count published."""
+        than LEFTOVER_SECONDS if `settled_only`); the count of events published."""
+        published = self.published
+        await self._look_at_table(settled_only=settled_only)
+        return self.published - published
+
+    async def _look_at_table(self, *, settled_only: bool) -> int:
+        """publish_pending(); the count of rows it sent."""
         table = self._outbox
         unsent: ColumnElement[bool] = table.c.sent_at.is_(None)
         if settled_only:
@@ -190,10 +196,11 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()  # fmt: skip
+            records = [record for row in rows for record in unpacked(row)]
             if rows:
                 producer = _aiokafka_producer(self._broker)
                 try:
-                    confirmations = [await self._send(OutboxRecord(*row), producer) for row in rows]
+                    confirmations = [await self._send(record, producer) for record in records]
                     await asyncio.gather(*confirmations)
                 except BaseException:
                     self._direct = False
@@ -206,11 +213,12 @@ class OutboxRelay:
         del self._unmarked[:marking]
         if rows and self._handed:
             # Handed over but committed before this look read the table: sent already.
-            self._handed = _without(self._handed, {row.event_id for row in rows})
+            sent = {row.event_id for row in rows}
+            self._handed = [batch for batch in self._handed if batch.row_id not in sent]
             self._handed_count = sum(len(batch) for batch in self._handed)
         if len(rows) < self._batch_size and self._dropped == dropped:
             self._direct = True
-        self.published += len(rows)
+        self.published += len(records)
         return len(rows)
 
     async def _send(self, row: OutboxRecord, producer: AIOKafkaProducer | None) -> Awaitable[Any]:
@@ -239,16 +247,3 @@ def _aiokafka_producer(broker: KafkaBroker) -> AIOKafkaProducer | None:
     found = getattr(getattr(getattr(broker.config, "producer", None), "_producer", None),
                     "producer", None)  # fmt: skip
     return found if isinstance(found, AIOKafkaProducer) else None
-
-
-def _without(batches: list[OutboxBatch], sent: set[UUID]) -> list[OutboxBatch]:
-    """These batches less the events in `sent` (a batch with none of them kept as it is)."""
-    kept: list[OutboxBatch] = []
-    for batch in batches:
-        if sent.isdisjoint(batch.event_id):
-            kept.append(batch)
-            continue
-        rest = OutboxBatch.of_records(r for r in batch.records() if r.event_id not in sent)
-        if rest:
-            kept.append(rest)
-    return kept

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from schemas.v1.delivery import DeliveryStatus
 from services.common.db import UnitOfWork, make_engine
-from services.common.outbox import outbox_table
+from services.common.outbox import outbox_table, stored_columns, unpacked
 from services.delivery import service, store
 from services.delivery.app import migrate_delivery
 from services.delivery.deliveries import (
@@ -212,9 +212,8 @@ async def test_attempts_settled_together_record_each_and_a_410_among_them_disabl
     assert by_id[claimed[0].delivery_id].delivered_at == NOW
     assert by_id[claimed[1].delivery_id].last_error == "http_503"
     async with engine.connect() as connection:
-        payloads = [json.loads(p)["payload"] for p in (
-            await connection.execute(select(outbox.c.payload))
-        ).scalars()]  # fmt: skip
+        rows = (await connection.execute(stored_columns(outbox))).all()
+    payloads = [json.loads(e.payload)["payload"] for row in rows for e in unpacked(row)]
     mine = [p for p in payloads if p["details"].get("destination") == key.destination]
     assert sorted(p["action"] for p in mine) == ["delivery.failed"] * 3 + ["delivery.succeeded"]
     [gone] = [p for p in mine if p["details"].get("destination_disabled")]

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from schemas.v1 import NotificationRouted
 from services.common.db import make_engine
+from services.common.outbox import stored_columns, unpacked
 from services.delivery import store
 from services.delivery.app import build_app
 from services.delivery.settings import DeliverySettings
@@ -204,10 +205,10 @@ async def audit_events(stack: DeliveryStack, notification_ids: set[Any]) -> list
     outbox = stack.app.state.runtime.outbox
     try:
         async with engine.connect() as connection:
-            rows = (await connection.execute(select(outbox.c.payload))).scalars().all()
+            rows = (await connection.execute(stored_columns(outbox))).all()
     finally:
         await engine.dispose()
-    payloads = [json.loads(row)["payload"] for row in rows]
+    payloads = [json.loads(e.payload)["payload"] for row in rows for e in unpacked(row)]
     wanted = {str(n) for n in notification_ids}
     return [p for p in payloads if p.get("notification_id") in wanted]
 

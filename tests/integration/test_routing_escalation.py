@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from schemas.v1 import ConcernReceivedPayload, Submitter
 from schemas.v1.events import EscalationReason
 from services.common.db import UnitOfWork, make_engine
-from services.common.outbox import outbox_table
+from services.common.outbox import outbox_table, stored_columns, unpacked
 from services.partnership import Partnership
 from services.routing import store, store_casework
 from services.routing.app import migrate_routing
@@ -99,12 +99,9 @@ async def escalations_of(
 async def outbox_events(database: Database, event_type: str) -> list[dict[str, Any]]:
     outbox = database.outbox
     async with database.uow() as uow:
-        payloads = (
-            await uow.session.execute(
-                select(outbox.c.payload).where(outbox.c.event_type == event_type)
-            )
-        ).scalars()
-        return [json.loads(payload)["payload"] for payload in payloads]
+        rows = (await uow.session.execute(stored_columns(outbox))).all()
+    events = [event for row in rows for event in unpacked(row)]
+    return [json.loads(e.payload)["payload"] for e in events if e.event_type == event_type]
 
 
 async def escalated_audits(database: Database, notification_id: UUID) -> int:
