@@ -173,15 +173,19 @@ class OutboxBatch:
             yield OutboxRecord(*columns)
 
     def parameters(self) -> dict[str, Any]:
-        """The parameters of outbox_insert(): the batch as one row."""
-        if len(self) == 1:
-            row = next(self.records())
-        else:
-            packed = orjson.dumps([[str(r.event_id), *r[1:]] for r in self.records()]).decode()
-            row = OutboxRecord(
-                self.row_id, self.topic[0], None, PACKED, self.correlation_id[0], packed
-            )
-        return {f"outbox_{name}": [value] for name, value in zip(OUTBOX_COLUMNS, row, strict=True)}
+        """The parameters of outbox_insert(): the batch as one row (none when it is empty)."""
+        rows: list[OutboxRecord] = list(self.records())
+        if len(rows) > 1:
+            packed = orjson.dumps([[str(r.event_id), *r[1:]] for r in rows]).decode()
+            rows = [
+                OutboxRecord(
+                    self.row_id, self.topic[0], None, PACKED, self.correlation_id[0], packed
+                )
+            ]
+        return {
+            f"outbox_{name}": [row[index] for row in rows]
+            for index, name in enumerate(OUTBOX_COLUMNS)
+        }
 
 
 async def first_deliveries(

@@ -56,3 +56,8 @@ def test_several_are_one_packed_row_that_unpacks_to_them_in_order(
     assert row[3] == PACKED
     assert unpacked(row) == list(batch.records())
     assert [r.correlation_id for r in unpacked(row)] == correlation_ids
+
+
+def test_no_events_are_no_row() -> None:
+    parameters = OutboxBatch.of([]).parameters()
+    assert all(parameters[f"outbox_{name}"] == [] for name in OUTBOX_COLUMNS)
