@@ -136,7 +136,7 @@ class OutboxBatch:
     Made once per unit of work: the same lists are the INSERT's parameters and, once committed,
     what the relay sends, so no event is encoded twice. They are stored as one row (PACKED):
     a routing batch's sixty events cost one row, one set of index entries and one mark, where
-    a row each made the outbox half of routing's inserts and most of the write-ahead log.
+    a row each made nearly half of the write-ahead log (docs/bench, session 17).
     """
 
     row_id: UUID
