@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,22 +79,27 @@ class Loop:
         return eventually(lambda: asyncio.sleep(0, check()), within=10, what=what)
 
 
-@pytest_asyncio.fixture
-async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
+@contextlib.asynccontextmanager
+async def serving(
+    tmp_path: Path, destinations: Sequence[DestinationKey], uow: FakeDeliveryUnitOfWork
+) -> AsyncIterator[Loop]:
+    """A sender of these webhook destinations (one agency's) to a receiver on loopback."""
     webhook = Webhook()
     receiver = Receiver(SECRET, webhook)
     await receiver.start()
-    hook = {"id": HOOK.destination, "kind": "webhook", "url": receiver.url("in"),
-            "secret_env": "LOG_SECRET"}  # fmt: skip
-    partnership = a_partnership_with({HOOK.agency: [hook]}, tmp_path)
+    hooks = [
+        {"id": key.destination, "kind": "webhook", "url": receiver.url(key.destination),
+         "secret_env": "LOG_SECRET"}
+        for key in destinations
+    ]  # fmt: skip
+    partnership = a_partnership_with({HOOK.agency: hooks}, tmp_path)
     settings = DeliverySettings(
         database_url="postgresql://unused/unused",
-        partnership_path=partnership_file(tmp_path, {HOOK.agency: [hook]}),
+        partnership_path=partnership_file(tmp_path, {HOOK.agency: hooks}),
         delivery_concurrency_per_destination=BOUND,
         delivery_claim_batch=CLAIM_BATCH,
         delivery_poll_interval_seconds=0.05,
     )
-    uow = FakeDeliveryUnitOfWork()
     sender = DeliverySender(
         cast(ServiceRuntime, None), partnership, settings, environ={"LOG_SECRET": SECRET},
         draw=lambda: 0.0, unit_of_work=lambda: uow,
@@ -106,6 +112,12 @@ async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
         await asyncio.gather(running, return_exceptions=True)
         await receiver.stop()
         assert receiver.forged == 0
+
+
+@pytest_asyncio.fixture
+async def loop(tmp_path: Path) -> AsyncIterator[Loop]:
+    async with serving(tmp_path, [HOOK], FakeDeliveryUnitOfWork()) as served:
+        yield served
 
 
 def delivered(loop: Loop, webhook_ids: list[str]) -> Callable[[], bool]:
@@ -178,36 +190,15 @@ class HeldOutcomes(FakeDeliveries):
 async def test_attempts_to_two_destinations_ending_meanwhile_are_settled_together(
     tmp_path: Path,
 ) -> None:
-    webhook = Webhook()
-    receiver = Receiver(SECRET, webhook)
-    await receiver.start()
     records = DestinationKey(HOOK.agency, "records")
-    hooks = [
-        {"id": key.destination, "kind": "webhook", "url": receiver.url(key.destination),
-         "secret_env": "LOG_SECRET"}
-        for key in (HOOK, records)
-    ]  # fmt: skip
-    partnership = a_partnership_with({HOOK.agency: hooks}, tmp_path)
-    settings = DeliverySettings(
-        database_url="postgresql://unused/unused",
-        partnership_path=partnership_file(tmp_path, {HOOK.agency: hooks}),
-        delivery_concurrency_per_destination=BOUND,
-        delivery_poll_interval_seconds=0.05,
-    )
     uow = FakeDeliveryUnitOfWork()
     outcomes = uow.deliveries = HeldOutcomes(uow)
-    sender = DeliverySender(
-        cast(ServiceRuntime, None), partnership, settings, environ={"LOG_SECRET": SECRET},
-        draw=lambda: 0.0, unit_of_work=lambda: uow,
-    )  # fmt: skip
-    running = asyncio.create_task(sender.run())
-    loop = Loop(uow, webhook, partnership, sender)
-    try:
+    async with serving(tmp_path, [HOOK, records], uow) as loop:
         first = await loop.record(1)
         # The first attempt to end is being settled, held; meanwhile the rest end.
         await loop.until("a settlement begun", lambda: outcomes.begun == 1)
         later = await loop.record(2)
-        await loop.until("every attempt answered", lambda: len(webhook.requests) == 6)
+        await loop.until("every attempt answered", lambda: len(loop.webhook.requests) == 6)
         await asyncio.sleep(0.05)
         assert outcomes.begun == 1
         outcomes.gate.set()
@@ -216,11 +207,6 @@ async def test_attempts_to_two_destinations_ending_meanwhile_are_settled_togethe
             "all six delivered",
             lambda: loop.statuses(every) == [DeliveryStatus.DELIVERED] * 6,
         )
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await receiver.stop()
-    assert receiver.forged == 0
     # What was held (one attempt, or both of the first that ended in the same moment), then
     # everything that ended meanwhile, both destinations' in one transaction.
     assert len(outcomes.outcome_destinations) == 2
